@@ -1,0 +1,1 @@
+"""The SERA engine: everything that does work. Never imports Textual, screens or sera_tui."""
