@@ -214,4 +214,25 @@ CREATE TABLE eval_results (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+# Curation (issue 5): per-rollout message aggregates, computed once per finished rollout so that
+# filters over millions of messages stay fast (store/curation.py keeps it fresh), and where an
+# imported rollout came from.
+_V2_CURATION = """
+CREATE TABLE rollout_stats (
+    rollout_id INTEGER PRIMARY KEY,
+    n_messages INTEGER,
+    n_assistant INTEGER,
+    n_tool INTEGER,
+    tool_tokens BIGINT,           -- role='tool' tokens (chars/4 where tokens is NULL)
+    total_tokens BIGINT,          -- all messages, same estimate
+    n_tool_errors INTEGER,
+    finished_at TIMESTAMP         -- rollouts.finished_at when computed (recomputed if it changes)
+);
+CREATE TABLE rollout_sources (
+    rollout_id INTEGER PRIMARY KEY,
+    source_ref VARCHAR,           -- instance id in the foreign format
+    source_path VARCHAR           -- file it was imported from
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2_CURATION]
