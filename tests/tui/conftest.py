@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from engine.verify import recall
 from engine.workspace import Workspace
 
 T0 = datetime(2026, 1, 15, 10, 0, 0)
@@ -33,9 +34,14 @@ HEAD = "3f2a9c1d7b5e4a6f8c0d2e4f6a8b0c2d4e6f8a0b"
 MODEL = "demo-teacher"
 
 
-def _diff(path: str, hunk_header: str, body: str) -> str:
+def _diff(path: str, start: str, body: str) -> str:
+    """A one-hunk git diff; `start` is "LINE" or "LINE section-heading"; counts come from the body."""
+    line, _, section = start.partition(" ")
+    rows = body.splitlines()
+    old = sum(1 for r in rows if r[:1] in " -")
+    new = sum(1 for r in rows if r[:1] in " +")
     return (f"diff --git a/{path} b/{path}\n--- a/{path}\n+++ b/{path}\n"
-            f"@@ {hunk_header} @@\n{body}")
+            f"@@ -{line},{old} +{line},{new} @@{' ' + section if section else ''}\n{body}")
 
 
 @dataclass
@@ -46,40 +52,37 @@ class PairSpec:
     state: str
     p1: str
     p2: str | None
-    sera: float | None
+    sera: float | None       # expected recall; the builder scores with engine.verify and checks it
     per_file: float | None
-    matched: int
-    total: int
-    matched_lines: list[int]
     judge: bool = True
 
 
 PAIRS: list[PairSpec] = [
     PairSpec("slugify", "sample/textutil.py", "null-safety", "kept",
-             _diff("sample/textutil.py", "-10,4 +10,6", (
+             _diff("sample/textutil.py", "10", (
                  '     """Lower-case, dash-separated slug."""\n'
                  '-    words = text.split(" ")\n'
                  '+    if text is None:\n'
                  '+        raise ValueError("text must not be None")\n'
                  '+    words = text.split()\n'
                  '     return "-".join(w.lower() for w in words)\n')),
-             _diff("sample/textutil.py", "-10,4 +10,6", (
+             _diff("sample/textutil.py", "10", (
                  '     """Lower-case, dash-separated slug."""\n'
                  '-    words = text.split(" ")\n'
                  '+    if text is None:\n'
                  '+        raise ValueError("text must not be None")\n'
                  '+    words = text.split()\n'
                  '     return "-".join(w.lower() for w in words)\n')),
-             1.0, 1.0, 4, 4, [0, 1, 2, 3]),
+             1.0, 1.0),
     PairSpec("load_config", "sample/config.py", "resource-cleanup", "kept",
-             _diff("sample/config.py", "-20,3 +20,5 def load_config(path):", (
+             _diff("sample/config.py", "20 def load_config(path):", (
                  "     import json\n"
                  "-    data = json.load(open(path))\n"
                  "+    # close the file even when parsing fails\n"
                  "+    with open(path) as fh:\n"
                  "+        data = json.load(fh)\n"
                  "     return data\n")),
-             _diff("sample/config.py", "-20,3 +20,6 def load_config(path):", (
+             _diff("sample/config.py", "20 def load_config(path):", (
                  "     import json\n"
                  "-    data = json.load(open(path))\n"
                  "+    with open(path) as fh: \n"
@@ -87,55 +90,55 @@ PAIRS: list[PairSpec] = [
                  "+    if not isinstance(data, dict):\n"
                  '+        raise ValueError("config must be a JSON object")\n'
                  "     return data\n")),
-             0.5, 0.75, 2, 4, [0, 3]),
+             0.5, 0.75),
     PairSpec("parse_range", "sample/ranges.py", "validation", "kept",
-             _diff("sample/ranges.py", "-5,3 +5,5 def parse_range(text):", (
+             _diff("sample/ranges.py", "5 def parse_range(text):", (
                  '     lo, hi = text.split("-")\n'
                  "-    return int(lo), int(hi)\n"
                  "+    lo, hi = int(lo), int(hi)\n"
                  "+    if lo > hi:\n"
                  '+        raise ValueError(f"empty range {text!r}")\n')),
-             _diff("sample/ranges.py", "-5,3 +5,5 def parse_range(text):", (
+             _diff("sample/ranges.py", "5 def parse_range(text):", (
                  '     lo, hi = text.split("-")\n'
                  "-    return int(lo), int(hi)\n"
                  "+    lo, hi = int(lo), int(hi)\n"
                  "+    if lo > hi:\n"
                  '+        raise ValueError("range is empty")\n'
                  "+    return lo, hi\n")),
-             0.75, 0.75, 3, 4, [0, 1, 2]),
+             0.75, 0.75),
     PairSpec("merge_dicts", "sample/dicts.py", "state-management", "below_threshold",
-             _diff("sample/dicts.py", "-1,3 +1,4 def merge_dicts(a, b):", (
+             _diff("sample/dicts.py", "1 def merge_dicts(a, b):", (
                  " def merge_dicts(a, b):\n"
                  "-    a.update(b)\n"
                  "-    return a\n"
                  "+    out = dict(a)\n"
                  "+    out.update(b)\n"
                  "+    return out\n")),
-             _diff("sample/dicts.py", "-1,3 +1,4 def merge_dicts(a, b):", (
+             _diff("sample/dicts.py", "1 def merge_dicts(a, b):", (
                  " def merge_dicts(a, b):\n"
                  "-    a.update(b)\n"
                  "+    a = dict(a)\n"
                  "+    a.update(b)\n"
                  "     return a\n")),
-             0.2, 0.2, 1, 5, [0]),
+             0.2, 0.2),
     PairSpec("retry_call", "sample/net.py", "timeouts", "judged_invalid",
-             _diff("sample/net.py", "-3,2 +3,2 def retry_call(fn, attempts=3):", (
+             _diff("sample/net.py", "3 def retry_call(fn, attempts=3):", (
                  "-    for _ in range(attempts):\n"
                  "+    for _ in range(max(1, attempts)):\n")),
-             None, None, None, 0, 0, [], judge=False),
+             None, None, None, judge=False),
     PairSpec("chunked", "sample/iters.py", "edge-cases", "kept",
-             _diff("sample/iters.py", "-2,2 +2,4 def chunked(items, size):", (
+             _diff("sample/iters.py", "2 def chunked(items, size):", (
                  "+    if size <= 0:\n"
                  '+        raise ValueError("size must be positive")\n'
                  "     for i in range(0, len(items), size):\n"
                  "-        yield items[i:i + size]\n")),
-             _diff("sample/iters.py", "-2,2 +2,4 def chunked(items, size):", (
+             _diff("sample/iters.py", "2 def chunked(items, size):", (
                  "+    if size <= 0:\n"
                  '+        raise ValueError("size must be positive")\n'
                  "     for i in range(0, len(items), size):\n"
                  "-        yield items[i:i+size]\n"
                  "+        yield items[i:i + size]\n")),
-             2 / 3, 2 / 3, 2, 3, [0, 1]),
+             2 / 3, 2 / 3),
 ]
 # merge_dicts: 5 target lines (2 minus + 3 plus); P2 keeps only "-    a.update(b)" -> 1/5.
 
@@ -244,10 +247,11 @@ def build_populated(workspace: Workspace, store, repo_path: str = "/srv/repos/sa
                     t + timedelta(seconds=idx)])
         if spec.p2 is not None:
             for mode, value in (("sera", spec.sera), ("per-file", spec.per_file)):
-                matched = spec.matched if mode == "sera" else round((value or 0) * spec.total)
+                res = recall(spec.p1, spec.p2, mode)
+                assert res.recall == pytest.approx(value), (spec.function, mode, res.recall)
                 ex("INSERT INTO scores (task_id, mode, recall, matched, total, matched_lines, created_at)"
                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                   [task_id, mode, value, matched, spec.total, json.dumps(spec.matched_lines),
+                   [task_id, mode, res.recall, res.matched, res.total, json.dumps(res.matched_indices),
                     t + timedelta(seconds=19)])
     ex("INSERT INTO reviews (task_id, verdict, note, reviewer, created_at) VALUES (?, 'accept', ?, 'tester', ?)",
        [pop.task_ids[0], "clean fix", T0 + timedelta(minutes=10)])
