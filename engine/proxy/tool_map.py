@@ -29,7 +29,7 @@ from typing import Any
 from engine.tools.schema import BASH_TOOL, EDITOR_TOOL, SUBMIT_TOOL, openai_tools
 
 MAPPED_CLAUDE_TOOLS = frozenset({"Read", "Write", "Edit", "Bash"})
-_CWD_RE = re.compile(r"Working directory:\s*(\S+)")
+_CWD_RE = re.compile(r"(?:Primary w|W)orking directory:\s*(\S+)")
 _ARROW_LINE = re.compile(r"^(\s*\d+)→", re.M)
 
 

@@ -65,15 +65,23 @@ def to_openai(req: Any, *, upstream_model: str, map_tools: bool = False,
     if not isinstance(messages, list) or not messages:
         raise invalid("messages: field required (a non-empty list)")
 
-    system = _text_of(req.get("system"), "system")
+    system_parts = [_text_of(req.get("system"), "system")]
+    # Claude Code also sends role "system" turns inside messages; many chat templates accept a
+    # system prompt only first, so they join the system prompt.
+    for i, msg in enumerate(messages):
+        if isinstance(msg, dict) and msg.get("role") == "system":
+            system_parts.append(_text_of(msg.get("content"), f"messages.{i}.content"))
+    system = "\n\n".join(p for p in system_parts if p)
     mapper = ToolMapper(find_cwd(system), memory) if map_tools else None
     out_msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     names_by_id: dict[str, tuple[str, dict]] = {}  # tool_use id -> (claude name, input), for results
 
     for i, msg in enumerate(messages):
         where = f"messages.{i}"
-        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant"):
-            raise invalid(f"{where}: role must be 'user' or 'assistant'")
+        if not isinstance(msg, dict) or msg.get("role") not in ("user", "assistant", "system"):
+            raise invalid(f"{where}: role must be 'user', 'assistant' or 'system'")
+        if msg["role"] == "system":
+            continue
         content = msg.get("content")
         if isinstance(content, str):
             out_msgs.append({"role": msg["role"], "content": content})

@@ -167,3 +167,13 @@ def test_upstream_error_becomes_anthropic_error(proxy_for):
     url, _ = proxy_for([context_length_reply()])
     with pytest.raises(anthropic.BadRequestError, match="maximum context length"):
         client(url).messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "x"}])
+
+
+def test_system_role_turns_join_the_system_prompt(proxy_for):
+    # Claude Code sends {"role": "system"} turns inside `messages`.
+    url, upstream = proxy_for([text_reply("ok")])
+    r = httpx.post(f"{url}/v1/messages", json={"model": "m", "max_tokens": 8, "system": "top", "messages": [
+        {"role": "user", "content": "hi"}, {"role": "system", "content": "agent types: none"}]})
+    assert r.status_code == 200
+    assert upstream.requests[0]["messages"] == [{"role": "system", "content": "top\n\nagent types: none"},
+                                                {"role": "user", "content": "hi"}]
