@@ -235,4 +235,19 @@ CREATE TABLE rollout_sources (
 );
 """
 
-MIGRATIONS: list[str] = [_V1, _V2_CURATION]
+# Evaluation (issue 8): each time a repo's held-out split is drawn, how it was drawn (tasks.heldout
+# holds the membership; held-out tasks are never exported for training).
+_V3_EVAL = """
+CREATE SEQUENCE IF NOT EXISTS seq_heldout_splits START 1;
+CREATE TABLE heldout_splits (
+    id INTEGER PRIMARY KEY DEFAULT nextval('seq_heldout_splits'),
+    repo_id INTEGER NOT NULL,
+    fraction DOUBLE,
+    seed BIGINT,
+    n_candidates INTEGER,         -- kept pairs the split was drawn from
+    n_heldout INTEGER,
+    created_at TIMESTAMP DEFAULT current_timestamp
+);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2_CURATION, _V3_EVAL]
