@@ -1,0 +1,1 @@
+"""Curation: truncation, SFT export and import of other agents' trajectories."""
