@@ -1,0 +1,214 @@
+"""The agent loop: system + task prompt, tool calls run in order, observations appended, every
+message persisted and announced the moment it exists. Small enough to read in one sitting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import EventBus, MessageAdded, RolloutFinished, RolloutStarted
+from engine.models.base import ContextExceededError, ModelClient, ModelError, estimate_tokens, message_tokens
+from engine.prompts import NUDGE, SYSTEM_PROMPT, TASK_TEMPLATE, render_task
+from engine.sandbox.base import Sandbox, SandboxError
+from engine.tools.clip import clip
+from engine.tools.dispatch import ToolRunner
+from engine.tools.schema import openai_tools
+from engine.trajectory import Message
+from store import rollouts as q
+from store.db import Store
+
+EXIT_REASONS = ("submitted", "step_limit", "context_exceeded", "model_error", "sandbox_error", "cancelled")
+
+
+@dataclass
+class AgentConfig:
+    step_limit: int = 115  # model turns (SERA: 115)
+    temperature: float = 0.6
+    max_context_tokens: int = 32768
+    bash_timeout_s: float = 300.0
+    output_limit: int = 16000
+    max_tokens: int | None = None
+    system_prompt: str = SYSTEM_PROMPT
+    task_template: str = TASK_TEMPLATE
+    tools: list[dict[str, Any]] = field(default_factory=openai_tools)
+
+
+@dataclass
+class RolloutResult:
+    rollout_id: int | None
+    exit_reason: str
+    patch: str
+    messages: list[Message]
+    steps: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    error: str | None
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Rollout:
+    """State of one running rollout; `run` drives it."""
+
+    def __init__(self, *, client: ModelClient, sandbox: Sandbox, task_text: str, config: AgentConfig,
+                 store: Store | None, bus: EventBus | None, run_id: int | None, task_id: int | None,
+                 stage: str, cancel: asyncio.Event | None, exclude: Sequence[str]):
+        self.client, self.sandbox, self.config = client, sandbox, config
+        self.task_text, self.store, self.bus = task_text, store, bus
+        self.run_id, self.task_id, self.stage = run_id, task_id, stage
+        self.cancel = cancel or asyncio.Event()
+        self.exclude = list(exclude)
+        self.messages: list[Message] = []
+        self.rollout_id: int | None = None
+        self.steps = self.prompt_tokens = self.completion_tokens = 0
+        self.cost = 0.0
+        self.context_tokens = 0  # best estimate of the next request's prompt size
+        self.tools = ToolRunner(sandbox, bash_timeout_s=config.bash_timeout_s, output_limit=config.output_limit)
+
+    # -- persistence & events -----------------------------------------------------------------
+    async def add(self, message: Message) -> None:
+        if message.tokens is None:
+            message.tokens = message_tokens(message)
+        idx = len(self.messages)
+        self.messages.append(message)
+        if message.role != "assistant":
+            self.context_tokens += message.tokens
+        if self.store is not None and self.rollout_id is not None:
+            await asyncio.to_thread(q.add_message, self.store, self.rollout_id, idx, message)
+        if self.bus is not None:
+            self.bus.emit(MessageAdded(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                       stage=self.stage, index=idx, message=message))
+
+    async def start(self) -> None:
+        if self.store is not None:
+            self.rollout_id = await asyncio.to_thread(
+                q.create_rollout, self.store, run_id=self.run_id, task_id=self.task_id, stage=self.stage,
+                model=self.client.model, task_text=self.task_text, worktree=str(self.sandbox.root))
+        if self.bus is not None:
+            self.bus.emit(RolloutStarted(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                         stage=self.stage, model=self.client.model))
+
+    # -- the loop -----------------------------------------------------------------------------
+    async def run(self) -> tuple[str, str | None]:
+        await self.add(Message(role="system", content=self.config.system_prompt))
+        await self.add(Message(role="user", content=render_task(self.task_text, self.sandbox.display_root,
+                                                                self.config.task_template)))
+        while True:
+            if self.cancel.is_set():
+                return "cancelled", None
+            if self.steps >= self.config.step_limit:
+                return "step_limit", None
+            if self.context_tokens > self.config.max_context_tokens:
+                return "context_exceeded", (f"about {self.context_tokens} tokens of context needed, more than "
+                                            f"max_context_tokens={self.config.max_context_tokens}")
+            try:
+                completion = await self._race(self.client.complete(
+                    list(self.messages), self.config.tools, temperature=self.config.temperature,
+                    max_tokens=self.config.max_tokens))
+            except ContextExceededError as exc:
+                return "context_exceeded", str(exc)
+            except ModelError as exc:
+                return "model_error", str(exc)
+            self.steps += 1
+            self.prompt_tokens += completion.prompt_tokens
+            self.completion_tokens += completion.completion_tokens
+            self.cost += completion.cost
+            msg = completion.message
+            msg.tokens = msg.tokens or completion.completion_tokens or message_tokens(msg)
+            # The server's count of the prompt just sent is the best base for the next estimate.
+            if completion.prompt_tokens:
+                self.context_tokens = completion.prompt_tokens
+            self.context_tokens += msg.tokens
+            await self.add(msg)
+            await self._progress()
+            if not msg.tool_calls:
+                await self.add(Message(role="user", content=NUDGE))
+                continue
+            for call in msg.tool_calls:
+                if self.cancel.is_set():
+                    return "cancelled", None
+                outcome = await self._race(self.tools.execute(call))
+                if outcome.submitted:
+                    self.patch = await self.sandbox.apatch(self.exclude)
+                    outcome.observation = clip(self.patch, self.config.output_limit) or "(empty patch)"
+                await self.add(Message(role="tool", content=outcome.observation, tool_call_id=call.id,
+                                       name=call.name, tool_time_ms=round(outcome.tool_time_ms, 3),
+                                       tool_error=outcome.error, tokens=estimate_tokens(outcome.observation)))
+                if outcome.submitted:
+                    return "submitted", None
+
+    async def _race(self, coro):
+        """Await `coro` unless the cancel event fires first (then the coroutine is cancelled)."""
+        if self.cancel.is_set():
+            coro.close()
+            raise _Cancelled
+        task = asyncio.ensure_future(coro)
+        waiter = asyncio.ensure_future(self.cancel.wait())
+        try:
+            done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        try:
+            await task
+        except BaseException:  # noqa: BLE001 - we are abandoning it
+            pass
+        raise _Cancelled
+
+    async def _progress(self) -> None:
+        if self.store is not None and self.rollout_id is not None:
+            await asyncio.to_thread(q.update_rollout_progress, self.store, self.rollout_id, steps=self.steps,
+                                    prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+                                    cost=self.cost)
+
+    async def finish(self, exit_reason: str, error: str | None) -> RolloutResult:
+        patch = getattr(self, "patch", None)
+        if patch is None:
+            try:  # a rollout that did not submit still shows what it changed
+                patch = await self.sandbox.apatch(self.exclude)
+            except Exception as exc:  # noqa: BLE001
+                patch = ""
+                error = error or f"could not compute the patch: {exc}"
+        if self.store is not None and self.rollout_id is not None:
+            await asyncio.to_thread(q.finish_rollout, self.store, self.rollout_id, exit_reason, patch, self.steps,
+                                    self.prompt_tokens, self.completion_tokens, self.cost, error)
+        if self.bus is not None:
+            self.bus.emit(RolloutFinished(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                          stage=self.stage, exit_reason=exit_reason, patch=patch, steps=self.steps,
+                                          prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+                                          cost=self.cost))
+        return RolloutResult(self.rollout_id, exit_reason, patch, self.messages, self.steps, self.prompt_tokens,
+                             self.completion_tokens, self.cost, error)
+
+
+async def run_rollout(*, client: ModelClient, sandbox: Sandbox, task_text: str, config: AgentConfig,
+                      store: Store | None = None, bus: EventBus | None = None, run_id: int | None = None,
+                      task_id: int | None = None, stage: str = "single", cancel: asyncio.Event | None = None,
+                      exclude: Sequence[str] = ()) -> RolloutResult:
+    """Run one rollout to its end and return what happened. Never raises for model/sandbox failures:
+    they become exit reasons. Cancelling the calling task records `cancelled` before re-raising."""
+    r = _Rollout(client=client, sandbox=sandbox, task_text=task_text, config=config, store=store, bus=bus,
+                 run_id=run_id, task_id=task_id, stage=stage, cancel=cancel, exclude=exclude)
+    await r.start()
+    try:
+        reason, error = await r.run()
+    except _Cancelled:
+        reason, error = "cancelled", None
+    except SandboxError as exc:
+        reason, error = "sandbox_error", str(exc)
+    except asyncio.CancelledError:
+        await asyncio.shield(r.finish("cancelled", "the rollout task was cancelled"))
+        raise
+    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected client failure: record it, don't lose the run
+        reason, error = ("sandbox_error" if isinstance(exc, OSError) else "model_error"), \
+            f"{type(exc).__name__}: {exc}"
+    return await r.finish(reason, error)

@@ -1,0 +1,87 @@
+"""What every sandbox offers the agent: run a command, map paths, produce the patch, clean up."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SandboxError(Exception):
+    """The sandbox itself failed (not the command run in it): the rollout ends as `sandbox_error`."""
+
+
+@dataclass
+class CommandResult:
+    exit_code: int  # -9 (SIGKILL) when timed out
+    output: str  # stdout and stderr interleaved
+    timed_out: bool
+    duration_ms: float
+
+
+def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
+    r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input,
+                       env=_git_env())
+    if check and r.returncode != 0:
+        raise SandboxError(f"git {' '.join(args[:3])} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
+    return r.stdout
+
+
+def _git_env() -> dict[str, str]:
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+class Sandbox:
+    """A private checkout of the repo at `base_commit`, at `root` on disk, seen by the model as `display_root`."""
+
+    backend = "base"
+
+    def __init__(self, root: Path, base_commit: str, display_root: str, name: str):
+        self.root = Path(root)
+        self.base_commit = base_commit
+        self.display_root = display_root
+        self.name = name
+        self.closed = False
+
+    async def run(self, command: str, timeout_s: float) -> CommandResult:
+        raise NotImplementedError
+
+    def patch(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
+        """`git add -A && git diff --cached <base_commit>`: new files included, `exclude` paths left out."""
+        if self.closed:
+            raise SandboxError("the sandbox is closed")
+        git(self.root, "add", "-A")
+        specs = ["--", "."] + [f":(exclude){p}" for p in exclude]
+        return git(self.root, "-c", "core.quotepath=off", "diff", "--cached", "--no-color", "--no-ext-diff",
+                   self.base_commit, *specs)
+
+    async def apatch(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
+        return await asyncio.to_thread(self.patch, list(exclude))
+
+    def close(self, keep: bool = False) -> None:
+        """Remove the checkout unless `keep` (then it stays for inspection)."""
+        if self.closed:
+            return
+        self.closed = True
+        if not keep:
+            remove_tree(self.root)
+
+
+def remove_tree(path: Path) -> None:
+    def onerror(func, p, _exc):  # read-only files/dirs (git objects, chmod'ed by a command)
+        try:
+            Path(p).parent.chmod(Path(p).parent.stat().st_mode | stat.S_IWUSR | stat.S_IXUSR)
+            Path(p).chmod(Path(p).stat().st_mode | stat.S_IWUSR)
+            func(p)
+        except OSError:
+            pass
+
+    if path.exists():
+        shutil.rmtree(path, onerror=onerror)

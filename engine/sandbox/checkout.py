@@ -1,0 +1,59 @@
+"""A private checkout of the user's repo for one rollout.
+
+We use a local `git clone` (objects hard-linked, so it is fast) rather than `git worktree add`: the
+user's repository gets no worktree metadata at all, the checkout is self-contained (it works inside
+bubblewrap, where the user's repo may be hidden), and its `origin` remote is removed so nothing run
+inside can push back into the user's repo.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from engine.sandbox.base import SandboxError, git, remove_tree
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def resolve_commit(repo_path: Path, ref: str) -> str:
+    if not (Path(repo_path) / ".git").exists() and not git(Path(repo_path), "rev-parse", "--git-dir",
+                                                          check=False).strip():
+        raise SandboxError(f"{repo_path} is not a git repository")
+    out = git(Path(repo_path), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).strip()
+    if not out:
+        raise SandboxError(f"{ref!r} is not a commit in {repo_path}")
+    return out
+
+
+def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str) -> tuple[Path, str]:
+    """Clone `repo_path` into runs_dir/name at `base_commit` (detached). Returns (path, full sha)."""
+    repo_path = Path(repo_path).resolve()
+    if not repo_path.is_dir():
+        raise SandboxError(f"{repo_path} is not a directory")
+    sha = resolve_commit(repo_path, base_commit)
+    runs_dir = Path(runs_dir)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    base = _SAFE.sub("-", name).strip("-") or "rollout"
+    dest, n = runs_dir / base, 1
+    while dest.exists():
+        n += 1
+        dest = runs_dir / f"{base}-{n}"
+    try:
+        git(runs_dir, "clone", "--quiet", "--no-checkout", "--no-hardlinks" if _cross_device(repo_path, runs_dir)
+            else "--quiet", str(repo_path), str(dest))
+        git(dest, "checkout", "--quiet", "--detach", sha)
+        git(dest, "remote", "remove", "origin")
+        git(dest, "config", "user.email", "sera@localhost")
+        git(dest, "config", "user.name", "SERA sandbox")
+    except SandboxError:
+        remove_tree(dest)
+        raise
+    return dest, sha
+
+
+def _cross_device(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_dev != b.stat().st_dev
+    except OSError:
+        return False

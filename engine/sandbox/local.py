@@ -1,0 +1,130 @@
+"""The `local` backend: commands run as subprocesses in their own process group, inside bubblewrap
+when it is available (no network; only the checkout, mounted at /testbed, and a private /tmp are
+writable; the rest of the filesystem is read-only)."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from engine.sandbox.base import CommandResult, Sandbox, SandboxError
+
+DISPLAY_ROOT = "/testbed"
+MAX_OUTPUT_BYTES = 8 * 1024 * 1024  # beyond this we keep reading but drop the middle
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def sandbox_env() -> dict[str, str]:
+    """The parent's environment minus secrets, plus settings that keep output plain and the patch clean."""
+    env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_WORDS)}
+    env.update({
+        "PAGER": "cat", "GIT_PAGER": "cat", "MANPAGER": "cat", "TERM": "dumb", "NO_COLOR": "1",
+        "PIP_PROGRESS_BAR": "off", "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONPYCACHEPREFIX": "/tmp/.sera-pycache",  # py_compile & co. never drop .pyc into the patch
+    })
+    return env
+
+
+@functools.cache
+def bwrap_works() -> bool:
+    """bubblewrap is installed and can create namespaces here (it cannot in some containers)."""
+    if not shutil.which("bwrap"):
+        return False
+    try:
+        r = subprocess.run([*bwrap_prefix(Path("/")), "true"], capture_output=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0
+
+
+def bwrap_prefix(worktree: Path) -> list[str]:
+    """Read-only host root (each top-level entry bound on bwrap's own tmpfs root, so /testbed can exist),
+    the worktree read-write at /testbed, a private /tmp, no network, its own PID namespace."""
+    args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
+    for entry in sorted(os.listdir("/")):
+        p = Path("/") / entry
+        if entry in ("proc", "dev", "tmp", DISPLAY_ROOT.strip("/")):
+            continue
+        if p.is_symlink():
+            args += ["--symlink", os.readlink(p), str(p)]
+        elif p.is_dir():
+            args += ["--ro-bind", str(p), str(p)]
+    args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", DISPLAY_ROOT,
+             "--bind", str(worktree), DISPLAY_ROOT, "--remount-ro", "/", "--chdir", DISPLAY_ROOT]
+    return args
+
+
+class LocalSandbox(Sandbox):
+    backend = "local"
+
+    def __init__(self, root: Path, base_commit: str, name: str, *, isolate: bool | None = None):
+        self.isolated = bwrap_works() if isolate is None else isolate
+        if self.isolated and not bwrap_works():
+            raise SandboxError("bubblewrap (bwrap) is not available or cannot create namespaces here")
+        super().__init__(root, base_commit, DISPLAY_ROOT if self.isolated else str(Path(root).resolve()), name)
+        self._env = sandbox_env()
+
+    async def run(self, command: str, timeout_s: float) -> CommandResult:
+        if self.closed:
+            raise SandboxError("the sandbox is closed")
+        argv = ["bash", "-c", command]
+        if self.isolated:
+            argv = [*bwrap_prefix(self.root), *argv]
+        t0 = time.perf_counter()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=self.root, env=self._env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise SandboxError(f"cannot start a shell in the sandbox: {exc}") from None
+        chunks: list[bytes] = []
+        size = 0
+
+        async def drain() -> None:
+            nonlocal size
+            assert proc.stdout is not None
+            while chunk := await proc.stdout.read(65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                while size > MAX_OUTPUT_BYTES and len(chunks) > 2:  # keep head and tail
+                    size -= len(chunks.pop(1))
+
+        reader = asyncio.ensure_future(drain())
+        timed_out = False
+        try:
+            await asyncio.wait_for(proc.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            timed_out = True
+            _kill_group(proc.pid)
+            await proc.wait()
+        except BaseException:  # cancelled: never leave the command running
+            _kill_group(proc.pid)
+            await proc.wait()
+            reader.cancel()
+            raise
+        # The shell exited; a background child may still hold the pipe open: give it a moment.
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), 0.05 if timed_out else 2.0)
+        except asyncio.TimeoutError:
+            _kill_group(proc.pid)
+            try:
+                await asyncio.wait_for(reader, 1.0)
+            except asyncio.TimeoutError:
+                reader.cancel()
+        output = b"".join(chunks).decode("utf-8", errors="replace")
+        code = proc.returncode if proc.returncode is not None else -9
+        return CommandResult(exit_code=-9 if timed_out else code, output=output, timed_out=timed_out,
+                             duration_ms=(time.perf_counter() - t0) * 1000)
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
