@@ -46,14 +46,25 @@ class NotADatabaseError(StoreError):
 _LOCK_RE = re.compile(r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)")
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _classify(path: Path, exc: Exception) -> StoreError:
     text = str(exc)
     m = _LOCK_RE.search(text)
     if m or "Could not set lock" in text:
         return StoreLockedError(path, int(m["pid"]) if m else None, m["holder"] if m else None)
-    if "not a valid DuckDB database" in text or "Serialization" in text or "Corrupt" in text.title():
-        return NotADatabaseError(f"{path} is not a readable SERA/DuckDB database ({text.splitlines()[0]})")
-    return StoreError(f"cannot open {path}: {text.splitlines()[0] if text else type(exc).__name__}")
+    if ("not a valid DuckDB database" in text or "Corrupt database file" in text
+            or "Serialization" in text or "checksum" in text):
+        return NotADatabaseError(f"{path} is not a readable SERA/DuckDB database ({_first_line(exc)}); "
+                                 "it was left untouched")
+    return StoreError(f"cannot open {path}: {_first_line(exc)}")
+
+
+_SAME_PROCESS_RE = "different configuration"
+_READ_ONLY_RE = re.compile(r"read-only mode|read-only database|attached in read-only", re.I)
 
 
 class Store:
@@ -66,6 +77,8 @@ class Store:
         self.read_only = read_only
         # When the real file was locked by another writer we opened a copy; the UI shows a banner.
         self.snapshot_of = snapshot_of
+        self.locked_by: StoreLockedError | None = None  # set on snapshots: who holds the real file
+        self._snapshot_dir: Path | None = None
         self.lock = threading.RLock()
 
     # -- opening -----------------------------------------------------------------------------
@@ -83,38 +96,70 @@ class Store:
             raise StoreError(f"{path} is a directory, not a database file")
         if read_only and not path.exists():
             raise StoreError(f"no database at {path}")
+        if not read_only and path.exists() and path.stat().st_size == 0 \
+                and not path.with_name(path.name + ".wal").exists():
+            # A 0-byte file (touch, mkstemp) holds nothing; DuckDB refuses it, so start afresh.
+            path.unlink()
         path.parent.mkdir(parents=True, exist_ok=True)
+        enforce_read_only = False
         try:
             conn = duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
-            err = _classify(path, exc)
-            if isinstance(err, StoreLockedError) and (snapshot_if_locked or read_only):
-                return cls._open_snapshot(path, err)
-            raise err from None
+            if read_only and _SAME_PROCESS_RE in str(exc):
+                # This process already has the file open for writing; DuckDB allows only one
+                # configuration per file and process, so share it and refuse writes ourselves.
+                conn = cls._connect_or_raise(path)
+                enforce_read_only = True
+            else:
+                err = _classify(path, exc)
+                if isinstance(err, StoreLockedError) and (snapshot_if_locked or read_only):
+                    return cls._open_snapshot(path, err)
+                raise err from None
         store = cls(conn, path, read_only=read_only)
         try:
-            store._check_and_migrate()
-        except Exception:
+            store._check_and_migrate(write=False if enforce_read_only else None)
+        except StoreError:
             conn.close()
             raise
+        except duckdb.Error as exc:
+            conn.close()
+            raise _classify(path, exc) from None
         return store
+
+    @staticmethod
+    def _connect_or_raise(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            raise _classify(path, exc) from None
 
     @classmethod
     def _open_snapshot(cls, path: Path, err: StoreLockedError) -> "Store":
+        """A read-only copy of a file another process holds for writing (DuckDB refuses readers then)."""
         tmp = Path(tempfile.mkdtemp(prefix="sera-snapshot-"))
         copy = tmp / path.name
-        shutil.copy2(path, copy)
-        wal = path.with_name(path.name + ".wal")
-        if wal.exists():
-            shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
         try:
-            # Not read_only: DuckDB may need to replay the copied WAL; the copy is ours alone.
-            conn = duckdb.connect(str(copy))
-        except duckdb.Error as exc:
-            raise StoreError(f"{err} (and a read-only snapshot failed: {str(exc).splitlines()[0]})") from None
+            shutil.copy2(path, copy)
+            wal = path.with_name(path.name + ".wal")
+            if wal.exists():
+                shutil.copy2(wal, copy.with_name(copy.name + ".wal"))
+            # Replay the copied WAL into the copy (ours alone), then reopen it truly read-only.
+            duckdb.connect(str(copy)).close()
+            conn = duckdb.connect(str(copy), read_only=True)
+        except (OSError, duckdb.Error) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StoreError(f"{err} (and a read-only snapshot failed: {_first_line(exc)})") from None
         store = cls(conn, path, read_only=True, snapshot_of=path)
-        store._check_and_migrate(write=False)
         store.locked_by = err
+        store._snapshot_dir = tmp
+        try:
+            store._check_and_migrate(write=False)
+        except StoreError:
+            store.close()
+            raise
+        except duckdb.Error as exc:
+            store.close()
+            raise _classify(path, exc) from None
         return store
 
     def _check_and_migrate(self, write: bool | None = None) -> None:
@@ -129,7 +174,7 @@ class Store:
             raise NotADatabaseError(f"{self.path} is a DuckDB file but not a SERA workspace; refusing to touch it")
         if version < SCHEMA_VERSION:
             if not write:
-                raise SchemaTooNewError(
+                raise StoreError(
                     f"{self.path} has schema version {version}; open it writable once to migrate"
                     f" to {SCHEMA_VERSION}"
                 )
@@ -153,15 +198,24 @@ class Store:
             ).fetchone()[0]
             if not has_meta:
                 return 0
-            row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-            return int(row[0]) if row else 0
+            try:
+                row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                return int(row[0]) if row else 0
+            except (duckdb.Error, ValueError, TypeError):
+                raise NotADatabaseError(
+                    f"{self.path} is a DuckDB file but not a SERA workspace; refusing to touch it") from None
 
     # -- access ------------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] | dict | None = None) -> duckdb.DuckDBPyConnection:
         with self.lock:
             if self.read_only and _is_write(sql):
                 raise StoreError("the database is open read-only")
-            return self.conn.execute(sql, params or [])
+            try:
+                return self.conn.execute(sql, params or [])
+            except duckdb.Error as exc:
+                if self.read_only and _READ_ONLY_RE.search(str(exc)):
+                    raise StoreError("the database is open read-only") from None
+                raise
 
     def fetchall(self, sql: str, params: Sequence[Any] | dict | None = None) -> list[tuple]:
         with self.lock:
@@ -198,6 +252,9 @@ class Store:
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+            if self._snapshot_dir is not None:
+                shutil.rmtree(self._snapshot_dir, ignore_errors=True)
+                self._snapshot_dir = None
 
     def __enter__(self) -> "Store":
         return self
@@ -206,7 +263,9 @@ class Store:
         self.close()
 
 
-_WRITE_RE = re.compile(r"^\s*(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER)\b", re.I)
+_WRITE_RE = re.compile(
+    r"^\s*(INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|TRUNCATE|MERGE)\b",
+    re.I)
 
 
 def _is_write(sql: str) -> bool:
