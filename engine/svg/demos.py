@@ -27,8 +27,8 @@ class Demonstration:
 
 
 MIN_WORDS = 25  # a commit message shorter than this says too little to imitate
-_TRAILER_RE = re.compile(r"^(signed-off-by|co-authored-by|reviewed-by|change-id|cc):", re.I)
-_NOISE_RE = re.compile(r"^(merge (branch|pull request|remote)|revert \"|bump |release |v?\d+\.\d+)", re.I)
+_TRAILER_RE = re.compile(r"^(signed-off-by|co-authored-by|reviewed-by|change-id|cc):", re.IGNORECASE)
+_NOISE_RE = re.compile(r"^(merge (branch|pull request|remote)|revert \"|bump |release |v?\d+\.\d+)", re.IGNORECASE)
 
 
 def builtin_demonstrations() -> list[Demonstration]:
@@ -56,7 +56,7 @@ def file_demonstrations(path: str | Path) -> list[Demonstration]:
             if body:
                 out.append(Demonstration(f"file:{p.name}#{n}", str(body).strip()))
     else:
-        parts = [t.strip() for t in re.split(r"^\s*---\s*$", text, flags=re.M)]
+        parts = [t.strip() for t in re.split(r"^\s*---\s*$", text, flags=re.MULTILINE)]
         out = [Demonstration(f"file:{p.name}#{i + 1}", t) for i, t in enumerate(parts) if t]
     if not out:
         raise DemoError(f"{p} holds no demonstration text")

@@ -11,15 +11,15 @@ from dataclasses import dataclass
 
 from engine.svg.prompts import judge_messages, pr_messages
 
-_VERDICT_RE = re.compile(r"^\W*(yes|no)\b", re.I)
+_VERDICT_RE = re.compile(r"^\W*(yes|no)\b", re.IGNORECASE)
 # The PR must describe a problem, not a fix, and must not talk about tests.
 _PR_RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\b(already|has been|have been|was|is now) (fixed|resolved|addressed)\b", re.I),
+    (re.compile(r"\b(already|has been|have been|was|is now) (fixed|resolved|addressed)\b", re.IGNORECASE),
      "it says the problem is already fixed"),
-    (re.compile(r"^(diff --git|@@ -\d|\+\+\+ |--- a/)", re.M), "it contains a diff"),
-    (re.compile(r"\b(unit tests?|test suite|test cases?|tests? (pass|fail)|pytest|add(ed)? a test)\b", re.I),
+    (re.compile(r"^(diff --git|@@ -\d|\+\+\+ |--- a/)", re.MULTILINE), "it contains a diff"),
+    (re.compile(r"\b(unit tests?|test suite|test cases?|tests? (pass|fail)|pytest|add(ed)? a test)\b", re.IGNORECASE),
      "it talks about tests"),
-    (re.compile(r"\b(this (pr|patch|change) (fixes|changes|adds)|the fix (is|was)|I fixed|we fixed)\b", re.I),
+    (re.compile(r"\b(this (pr|patch|change) (fixes|changes|adds)|the fix (is|was)|I fixed|we fixed)\b", re.IGNORECASE),
      "it describes the fix"),
 ]
 MIN_PR_WORDS = 12
@@ -54,7 +54,7 @@ def pr_problem(text: str | None) -> str | None:
 
 def strip_think(text: str | None) -> str:
     """Drop a leading <think>…</think> some models leave in content."""
-    return re.sub(r"^\s*<think>.*?</think>\s*", "", text or "", flags=re.S).strip()
+    return re.sub(r"^\s*<think>.*?</think>\s*", "", text or "", flags=re.DOTALL).strip()
 
 
 async def ask_judge(client, *, instruction: str, trajectory: str, patch: str, temperature: float):

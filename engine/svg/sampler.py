@@ -46,7 +46,7 @@ _TEST_FILE_RE = re.compile(
 _VENDOR_DIRS = {"vendor", "vendored", "node_modules", "third_party", "third-party", "bower_components",
                 "site-packages", ".git"}
 _GENERATED_FILE_RE = re.compile(r"(_pb2(_grpc)?\.py$|\.pb\.go$|\.min\.js$|\.generated\.|_generated\.|\.d\.ts$)")
-_GENERATED_HEADER_RE = re.compile(r"code generated .*do not edit|@generated|auto-?generated|do not edit", re.I)
+_GENERATED_HEADER_RE = re.compile(r"code generated .*do not edit|@generated|auto-?generated|do not edit", re.IGNORECASE)
 
 
 class SamplerError(Exception):

@@ -1,0 +1,568 @@
+"""The SVG pipeline: sample -> rollout 1 -> judge + PR -> rollout 2 -> score, K tasks in flight.
+
+Every task is created up front (state `pending`) so a run's plan survives a crash; each task then
+ends in a recorded state with a reason: kept, below_threshold, judged_invalid, empty_patch,
+rollout_failed:<exit reason> or cancelled. `resume_generate(run_id)` reuses every finished step
+(rollouts that ended, accepted PRs) and redoes what was in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.events import (
+    EventBus,
+    PairScored,
+    PRWritten,
+    RunFinished,
+    RunStarted,
+    TaskStarted,
+    TaskStateChanged,
+)
+from engine.repo import RepoError, open_repo
+from engine.svg.catalog import CatalogError, load_catalog, pick_category, select_categories
+from engine.svg.demos import DemoError, load_demonstrations, pick_demonstration
+from engine.svg.judge import ask_judge, ask_pr, pr_problem
+from engine.svg.prompts import format_trajectory
+from engine.svg.sampler import SamplerConfig, SamplerError, sample_repo_functions
+from engine.workspace import Workspace
+from store import tasks as tq
+from store.db import Store, StoreError
+from store.repos import get_repo
+from store.runs import create_run, finish_run, get_run, mark_running
+
+log = logging.getLogger(__name__)
+
+# Rollouts that ended this way did not finish their job: a resume runs them again.
+_REDO_EXITS = {"interrupted", "cancelled"}
+
+
+class GenerateError(Exception):
+    """Bad input or an unusable setup, with a one-line message; nothing was started."""
+
+
+@dataclass
+class GenerateConfig:
+    repo: str
+    pairs: int = 8
+    concurrency: int = 4
+    model: str = "demo"
+    base_urls: list[str] = field(default_factory=list)
+    provider: str = "openai"            # openai | anthropic | demo
+    api_key_env: str | None = None      # name of the env var holding the key (never the key itself)
+    threshold: float = 0.5
+    seed: int = 0
+    categories: list[str] = field(default_factory=list)
+    exclude_categories: list[str] = field(default_factory=list)
+    categories_file: str | None = None
+    sandbox: str = "local"              # local | docker
+    step_limit: int = 115               # SERA: 115 tool calls
+    temperature: float = 0.6            # SERA: 0.6
+    agent: dict[str, Any] = field(default_factory=dict)  # further AgentConfig fields
+    demonstrations: str = "builtin"     # builtin | git | file:PATH
+    judge_attempts: int = 3
+    min_lines: int = 3
+    max_depth: int = 3
+    max_functions: int = 5000
+    exclude_paths: list[str] = field(default_factory=list)  # files left out of patches
+    kind: str = "generate"              # runs.kind: generate | demo
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GenerateConfig:
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+    def validate(self) -> None:
+        if self.pairs < 1:
+            raise GenerateError("--pairs must be at least 1")
+        if self.concurrency < 1:
+            raise GenerateError("--concurrency must be at least 1")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise GenerateError("--threshold must be between 0 and 1")
+        if self.provider not in ("openai", "anthropic", "demo"):
+            raise GenerateError(f"unknown provider {self.provider!r} (openai, anthropic or demo)")
+        if self.provider != "demo" and not self.base_urls:
+            raise GenerateError("give at least one --base-url for the teacher model")
+        if self.sandbox not in ("local", "docker"):
+            raise GenerateError(f"unknown sandbox backend {self.sandbox!r} (local or docker)")
+        if self.step_limit < 1:
+            raise GenerateError("--step-limit must be at least 1")
+        if self.judge_attempts < 1:
+            raise GenerateError("judge_attempts must be at least 1")
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    status: str                          # finished | cancelled | failed
+    total: int
+    counts: dict[str, int]
+    kept: int
+    scored: int
+    mean_recall: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float
+    wall_s: float
+    pairs: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class _Outcome:
+    """A finished rollout as the pipeline needs it (fresh or reused on resume)."""
+    rollout_id: int
+    exit_reason: str
+    patch: str
+    error: str | None = None
+
+
+@dataclass
+class _RunContext:
+    store: Store
+    workspace: Workspace
+    config: GenerateConfig
+    run_id: int
+    repo_id: int
+    repo_path: str
+    base_commit: str
+    client: Any
+    demos: list
+    bus: EventBus | None
+    cancel: asyncio.Event
+    extra_usage: dict[str, float] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0,
+                                                                    "cost": 0.0})
+
+    def emit(self, event: Any) -> None:
+        if self.bus is not None:
+            try:
+                self.bus.emit(event)
+            except Exception:
+                log.exception("event subscriber failed")
+
+    def add_usage(self, comp: Any) -> None:
+        self.extra_usage["prompt_tokens"] += getattr(comp, "prompt_tokens", 0) or 0
+        self.extra_usage["completion_tokens"] += getattr(comp, "completion_tokens", 0) or 0
+        self.extra_usage["cost"] += getattr(comp, "cost", 0.0) or 0.0
+
+
+class _Cancelled(Exception):
+    pass
+
+
+# -- setup --------------------------------------------------------------------------------------
+def _api_key(config: GenerateConfig) -> str | None:
+    if config.api_key_env:
+        return os.environ.get(config.api_key_env)
+    if config.provider == "anthropic":
+        return os.environ.get("ANTHROPIC_API_KEY")
+    if config.provider == "openai":
+        return os.environ.get("OPENAI_API_KEY") or os.environ.get("SERA_API_KEY")
+    return None
+
+
+def make_teacher(config: GenerateConfig):
+    from engine.models import make_client
+
+    return make_client(config.model, list(config.base_urls), provider=config.provider, api_key=_api_key(config))
+
+
+def check_endpoints(config: GenerateConfig, timeout_s: float = 3.0) -> None:
+    """Fail early when no teacher endpoint answers at all (one line, nothing started)."""
+    if config.provider == "demo":
+        return
+    import httpx
+
+    problems = []
+    for url in config.base_urls:
+        probe = url.rstrip("/") + "/models"
+        try:
+            httpx.get(probe, timeout=timeout_s)  # any HTTP answer (even 401/404) means someone is there
+            return
+        except httpx.HTTPError as exc:
+            problems.append(f"{url}: {type(exc).__name__}")
+    raise GenerateError(f"no teacher server answering ({'; '.join(problems)})")
+
+
+def _agent_config(config: GenerateConfig):
+    from engine.agent import AgentConfig
+
+    fields = {f.name for f in dataclasses.fields(AgentConfig)} if dataclasses.is_dataclass(AgentConfig) else set(
+        getattr(AgentConfig, "model_fields", {}))
+    wanted = {"step_limit": config.step_limit, "temperature": config.temperature, **config.agent}
+    return AgentConfig(**{k: v for k, v in wanted.items() if k in fields})
+
+
+def _plan_tasks(config: GenerateConfig, repo_path: str, base_commit: str) -> list[dict[str, Any]]:
+    catalog = load_catalog(config.categories_file)
+    cats = select_categories(catalog, config.categories, config.exclude_categories)
+    fns = sample_repo_functions(repo_path, config.pairs, config.seed, base_commit,
+                                SamplerConfig(min_lines=config.min_lines, max_depth=config.max_depth,
+                                              max_functions=config.max_functions))
+    rng = random.Random(f"{config.seed}:categories")
+    rows = []
+    for seq, fn in enumerate(fns):
+        cat = pick_category(cats, rng)
+        rows.append(dict(seq=seq, file=fn.file, function=fn.name, start_line=fn.start_line, end_line=fn.end_line,
+                         language=fn.language, category=cat.id,
+                         instruction=cat.instruction(function=fn.name, file=fn.file, language=fn.language),
+                         seed=config.seed, base_commit=base_commit))
+    return rows
+
+
+def _prepare(store: Store, config: GenerateConfig) -> tuple[Any, str, str, list]:
+    """Validate everything a run needs; raise GenerateError with one line on bad input."""
+    config.validate()
+    repo = get_repo(store, config.repo)
+    if repo is None:
+        raise GenerateError(f"no repo named {config.repo!r}; add it with `sera repo add PATH`")
+    try:
+        git_repo = open_repo(repo.path)
+        base_commit = git_repo.head.commit.hexsha
+        demos = load_demonstrations(config.demonstrations, repo.path)
+        load_catalog(config.categories_file)
+    except (RepoError, DemoError, CatalogError) as exc:
+        raise GenerateError(str(exc)) from None
+    return repo, repo.path, base_commit, demos
+
+
+# -- public API ---------------------------------------------------------------------------------
+async def run_generate(store: Store, workspace: Workspace, config: GenerateConfig, bus: EventBus | None = None,
+                       cancel: asyncio.Event | None = None, run_id: int | None = None) -> RunSummary:
+    """Plan and run a generation. `run_id` given: continue that run instead (same as resume)."""
+    if run_id is not None:
+        return await resume_generate(store, workspace, run_id, bus=bus, cancel=cancel)
+    repo, repo_path, base_commit, demos = _prepare(store, config)
+    try:
+        rows = _plan_tasks(config, repo_path, base_commit)
+    except (SamplerError, CatalogError) as exc:
+        raise GenerateError(str(exc)) from None
+    await asyncio.to_thread(check_endpoints, config)
+    client = make_teacher(config)
+    new_run = create_run(store, config.kind, repo_id=repo.id, config=config.to_dict(), base_commit=base_commit)
+    tq.create_tasks(store, [dict(r, run_id=new_run, repo_id=repo.id) for r in rows])
+    ctx = _RunContext(store, workspace, config, new_run, repo.id, repo_path, base_commit, client, demos, bus,
+                      cancel or asyncio.Event())
+    return await _execute(ctx, tq.tasks_for_run(store, new_run))
+
+
+async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: EventBus | None = None,
+                          cancel: asyncio.Event | None = None) -> RunSummary:
+    """Continue a run: keep finished work, redo what was in flight, never run a task twice."""
+    run = get_run(store, run_id)
+    if run is None:
+        raise GenerateError(f"no run with id {run_id}")
+    if run.kind not in ("generate", "demo"):
+        raise GenerateError(f"run {run_id} is a {run.kind} run, not a generation")
+    config = GenerateConfig.from_dict(run.config)
+    repo = get_repo(store, run.repo_id) if run.repo_id is not None else None
+    if repo is None:
+        raise GenerateError(f"the repo of run {run_id} is no longer registered")
+    try:
+        open_repo(repo.path)
+        demos = load_demonstrations(config.demonstrations, repo.path)
+    except (RepoError, DemoError) as exc:
+        raise GenerateError(str(exc)) from None
+    todo = tq.unfinished_tasks(store, run_id)
+    if todo:
+        await asyncio.to_thread(check_endpoints, config)
+    mark_running(store, run_id)
+    tq.mark_interrupted_rollouts(store, run_id)
+    await asyncio.to_thread(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
+    client = make_teacher(config)
+    ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
+                      demos, bus, cancel or asyncio.Event())
+    return await _execute(ctx, todo)
+
+
+# -- execution ----------------------------------------------------------------------------------
+async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
+    started = time.monotonic()
+    total = len(tq.tasks_for_run(ctx.store, ctx.run_id))
+    ctx.emit(RunStarted(ctx.run_id, kind=ctx.config.kind, total=total))
+    queue: asyncio.Queue[tq.TaskRow] = asyncio.Queue()
+    for t in todo:
+        queue.put_nowait(t)
+
+    async def worker() -> None:
+        while not ctx.cancel.is_set():
+            try:
+                task = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await _run_task(ctx, task)
+
+    status, error = "finished", None
+    try:
+        await asyncio.gather(*(worker() for _ in range(min(ctx.config.concurrency, max(len(todo), 1)))))
+        if ctx.cancel.is_set():
+            status = "cancelled"
+            for task_id in tq.cancel_pending(ctx.store, ctx.run_id, "run cancelled before the task started"):
+                ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state="cancelled",
+                                          reason="run cancelled before the task started"))
+    except BaseException as exc:  # a crash of the pipeline itself: record it, then let it propagate
+        finish_run(ctx.store, ctx.run_id, "failed", " ".join(str(exc).split()) or type(exc).__name__)
+        ctx.emit(RunFinished(ctx.run_id, status="failed", error=str(exc)))
+        raise
+    finish_run(ctx.store, ctx.run_id, status, error)
+    summary = summarize(ctx.store, ctx.run_id, status=status, wall_s=time.monotonic() - started,
+                        extra_usage=ctx.extra_usage)
+    ctx.emit(RunFinished(ctx.run_id, status=status, summary={k: v for k, v in summary.to_dict().items()
+                                                               if k != "pairs"}))
+    return summary
+
+
+def summarize(store: Store, run_id: int, *, status: str | None = None, wall_s: float = 0.0,
+              extra_usage: dict[str, float] | None = None) -> RunSummary:
+    run = get_run(store, run_id)
+    pairs = tq.pair_table(store, run_id)
+    counts = tq.run_counts(store, run_id)
+    recalls = [p["recall"] for p in pairs if p["recall"] is not None]
+    usage = tq.run_usage(store, run_id)
+    extra = extra_usage or {}
+    return RunSummary(
+        run_id=run_id, status=status or (run.status if run else "unknown"), total=len(pairs), counts=counts,
+        kept=counts.get("kept", 0), scored=counts.get("kept", 0) + counts.get("below_threshold", 0),
+        mean_recall=(sum(recalls) / len(recalls)) if recalls else None,
+        prompt_tokens=usage["prompt_tokens"] + int(extra.get("prompt_tokens", 0)),
+        completion_tokens=usage["completion_tokens"] + int(extra.get("completion_tokens", 0)),
+        cost=usage["cost"] + float(extra.get("cost", 0.0)), wall_s=wall_s, pairs=pairs,
+    )
+
+
+def _set_state(ctx: _RunContext, task_id: int, state: str, reason: str | None = None) -> None:
+    tq.set_task_state(ctx.store, task_id, state, reason)
+    ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state=state, reason=reason))
+
+
+async def _run_task(ctx: _RunContext, task: tq.TaskRow) -> None:
+    _set_state(ctx, task.id, "running")
+    ctx.emit(TaskStarted(ctx.run_id, task_id=task.id, function=task.function or "", file=task.file or "",
+                         category=task.category or "", instruction=task.instruction or ""))
+    try:
+        state, reason = await _pair(ctx, task)
+    except _Cancelled:
+        state, reason = "cancelled", "run cancelled while the task was in flight"
+    except Exception as exc:
+        log.exception("task %s failed", task.id)
+        state, reason = "rollout_failed:error", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+    _set_state(ctx, task.id, state, reason)
+
+
+def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | None:
+    """A rollout of this stage that already ended (kept across a resume)."""
+    done = [r for r in tq.task_rollouts(ctx.store, task_id)
+            if r.stage == stage and r.status == "finished" and (r.exit_reason or "") not in _REDO_EXITS]
+    if not done:
+        return None
+    r = done[-1]
+    return _Outcome(r.id, r.exit_reason or "", r.patch or "")
+
+
+async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
+    # Rollout 1: the vague instruction.
+    t1 = _reusable(ctx, task.id, "T1") or await _rollout(ctx, task, "T1", task.instruction or "")
+    if t1.exit_reason != "submitted":
+        return f"rollout_failed:{t1.exit_reason}", f"rollout 1 ended with {t1.exit_reason}" + (
+            f": {t1.error}" if t1.error else "")
+    if not t1.patch.strip():
+        return "empty_patch", "rollout 1 submitted without changing any file"
+
+    # Judge + synthetic PR.
+    accepted = tq.accepted_pr(ctx.store, task.id)
+    if accepted is None:
+        if any(a.judge_verdict is False for a in tq.pr_attempts(ctx.store, task.id)):
+            return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
+        pr_text, reason = await _judge_and_write(ctx, task, t1)
+        if pr_text is None:
+            return "judged_invalid", reason
+    else:
+        pr_text = accepted.pr_text or ""
+
+    # Rollout 2: the PR alone, fresh sandbox at the same base commit.
+    t2 = _reusable(ctx, task.id, "T2") or await _rollout(ctx, task, "T2", pr_text)
+    if t2.exit_reason != "submitted":
+        return f"rollout_failed:{t2.exit_reason}", f"rollout 2 ended with {t2.exit_reason}" + (
+            f": {t2.error}" if t2.error else "")
+
+    # Soft verification: both recall modes stored; the run's threshold decides.
+    from engine.verify import MODES, PatchError, recall
+
+    scores, results = [], {}
+    for mode in MODES:
+        try:
+            res = recall(t1.patch, t2.patch or "", mode)  # type: ignore[arg-type]
+        except PatchError:
+            res = None
+        if res is None and not (t2.patch or "").strip():
+            scores.append(dict(mode=mode, recall=0.0, matched=0, total=_count_target(t1.patch), matched_lines=[]))
+            results[mode] = (0.0, 0, scores[-1]["total"])
+            continue
+        if res is None:
+            scores.append(dict(mode=mode, recall=None, matched=0, total=0, matched_lines=[]))
+            results[mode] = (None, 0, 0)
+            continue
+        scores.append(dict(mode=mode, recall=res.recall, matched=res.matched, total=res.total,
+                           matched_lines=res.matched_indices))
+        results[mode] = (res.recall, res.matched, res.total)
+    tq.replace_scores(ctx.store, task.id, scores)
+    r_sera, matched, total = results.get("sera", (None, 0, 0))
+    kept = r_sera is not None and r_sera >= ctx.config.threshold
+    ctx.emit(PairScored(ctx.run_id, task_id=task.id, recall=r_sera, recall_per_file=results.get("per-file", (None,))[0],
+                        matched=matched, total=total, kept=kept))
+    if kept:
+        return "kept", f"recall {r_sera:.2f} >= threshold {ctx.config.threshold:.2f}"
+    if r_sera is None:
+        return "below_threshold", "recall undefined: rollout 1's patch has no changed lines to match"
+    note = " (rollout 2's patch is empty)" if not (t2.patch or "").strip() else ""
+    return "below_threshold", f"recall {r_sera:.2f} < threshold {ctx.config.threshold:.2f}{note}"
+
+
+def _count_target(patch: str) -> int:
+    from engine.verify import changed_line_count
+
+    return changed_line_count(patch)
+
+
+async def _cancellable(ctx: _RunContext, coro: Any) -> Any:
+    """Await `coro` unless the run is cancelled first (then raise _Cancelled)."""
+    job = asyncio.ensure_future(coro)
+    stop = asyncio.ensure_future(ctx.cancel.wait())
+    try:
+        done, _ = await asyncio.wait({job, stop}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stop.cancel()
+    if job in done:
+        return job.result()
+    job.cancel()
+    try:
+        await job
+    except BaseException:  # noqa: BLE001 - we only wait for it to stop
+        pass
+    raise _Cancelled()
+
+
+async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> tuple[str | None, str]:
+    """Up to N attempts, each recorded in `prs`; (pr_text, "") or (None, reason)."""
+    from store.rollouts import get_messages
+
+    steps = format_trajectory(get_messages(ctx.store, t1.rollout_id))
+    previous = tq.pr_attempts(ctx.store, task.id)
+    verdict: bool | None = True if any(a.judge_verdict for a in previous) else None
+    judge_text: str | None = next((a.judge_text for a in previous if a.judge_verdict), None)
+    feedback: str | None = None
+    last_problem = "no attempt made"
+    first = len(previous) + 1
+    for attempt in range(first, first + ctx.config.judge_attempts):
+        demo = pick_demonstration(ctx.demos, random.Random(f"{ctx.config.seed}:{task.id}:{attempt}"))
+        try:
+            if verdict is None:
+                answer, comp = await _cancellable(ctx, ask_judge(
+                    ctx.client, instruction=task.instruction or "", trajectory=steps, patch=t1.patch,
+                    temperature=ctx.config.temperature))
+                ctx.add_usage(comp)
+                judge_text = answer.text
+                if answer.verdict is None:
+                    last_problem = "the judge's answer did not start with YES or NO"
+                    tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=None,
+                                      judge_text=judge_text, pr_text=None, demo_source=None, accepted=False,
+                                      error=last_problem)
+                    ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=None))
+                    continue
+                if answer.verdict is False:
+                    tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=False,
+                                      judge_text=judge_text, pr_text=None, demo_source=None, accepted=False)
+                    ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=False))
+                    return None, "the teacher judged rollout 1 not a valid change for its instruction"
+                verdict = True
+            pr_text, comp = await _cancellable(ctx, ask_pr(
+                ctx.client, trajectory=steps, patch=t1.patch, demonstration=demo.text,
+                function=task.function or "", file=task.file or "", temperature=ctx.config.temperature,
+                feedback=feedback))
+            ctx.add_usage(comp)
+        except _Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a model error costs one attempt, recorded
+            last_problem = f"teacher call failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
+            tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=verdict,
+                              judge_text=judge_text, pr_text=None, demo_source=demo.source, accepted=False,
+                              error=last_problem)
+            ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=verdict))
+            continue
+        problem = pr_problem(pr_text)
+        tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=True, judge_text=judge_text,
+                          pr_text=pr_text, demo_source=demo.source, accepted=problem is None, error=problem)
+        ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=True,
+                           pr_text=pr_text if problem is None else ""))
+        if problem is None:
+            return pr_text, ""
+        feedback = last_problem = f"the PR was rejected because {problem}"
+    return None, f"no acceptable PR after {ctx.config.judge_attempts} attempts ({last_problem})"
+
+
+async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str) -> _Outcome:
+    """One agent rollout in a fresh sandbox at the run's base commit."""
+    from engine.agent import run_rollout
+    from engine.sandbox import create_sandbox
+
+    if ctx.cancel.is_set():
+        raise _Cancelled()
+    name = f"run{ctx.run_id}-task{task.id}-{stage}"
+    try:
+        # Cloning is blocking git work: keep it off the event loop so other tasks keep talking to the model.
+        sandbox = await asyncio.to_thread(create_sandbox, ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir,
+                                          backend=ctx.config.sandbox, name=name)
+    except Exception as exc:  # noqa: BLE001 - no sandbox, no rollout: record why
+        return _Outcome(0, "sandbox_error", "", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300])
+    try:
+        result = await run_rollout(
+            client=ctx.client, sandbox=sandbox, task_text=task_text, config=_agent_config(ctx.config),
+            store=ctx.store, bus=ctx.bus, run_id=ctx.run_id, task_id=task.id, stage=stage, cancel=ctx.cancel,
+            exclude=tuple(ctx.config.exclude_paths))
+    finally:
+        await _close_sandbox(sandbox)
+    if result.exit_reason == "cancelled" or ctx.cancel.is_set():
+        raise _Cancelled()
+    return _Outcome(result.rollout_id, result.exit_reason, result.patch or "", getattr(result, "error", None))
+
+
+async def _close_sandbox(sandbox: Any) -> None:
+    try:
+        await asyncio.to_thread(sandbox.close)
+    except Exception:
+        log.exception("closing sandbox failed")
+
+
+def _remove_stale_checkouts(workspace: Workspace, run_id: int, task_ids: list[int]) -> None:
+    """Checkouts left by a dead process for tasks about to be redone (only inside our runs dir)."""
+    from engine.sandbox import remove_tree
+
+    runs = workspace.runs_dir
+    if not runs.is_dir():
+        return
+    for task_id in task_ids:
+        for path in runs.glob(f"run{run_id}-task{task_id}-T*"):
+            remove_tree(path)
+
+
+__all__ = [
+    "GenerateConfig",
+    "GenerateError",
+    "RunSummary",
+    "StoreError",
+    "check_endpoints",
+    "resume_generate",
+    "run_generate",
+    "summarize",
+]
