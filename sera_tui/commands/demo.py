@@ -48,8 +48,16 @@ def run_demo_headless(pairs: int = 8, concurrency: int = 4, seed: int = 0, *, as
 
 
 def open_demo_tui(pairs: int, concurrency: int, seed: int) -> None:
-    """Hook for the TUI: until the TUI's demo mode exists, `sera demo` runs headless."""
-    run_demo_headless(pairs, concurrency, seed)
+    """Open the TUI on the Generate screen with the demo generation running live. Without a
+    terminal (scripts, CI) there is nothing to draw on: run headless instead."""
+    import sys
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        run_demo_headless(pairs, concurrency, seed)
+        return
+    from sera_tui.commands.tui import open_tui
+
+    open_tui(demo=True, demo_pairs=pairs, demo_concurrency=concurrency, demo_seed=seed)
 
 
 def demo(
