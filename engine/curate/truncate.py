@@ -48,8 +48,12 @@ class TokenizerError(ValueError):
 
 def load_tokenizer(name_or_path: str):
     """An HF tokenizer by local path or hub name (offline: a name must already be cached)."""
+    from pathlib import Path
+
     from transformers import AutoTokenizer
 
+    if name_or_path.startswith((".", "/", "~")) and not Path(name_or_path).expanduser().exists():
+        raise TokenizerError(f"no tokenizer at {name_or_path} (no such directory)")
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path)
     except Exception as exc:  # OSError, ValueError, HF hub errors: all mean "cannot use this"
