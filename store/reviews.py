@@ -89,10 +89,10 @@ def get_review(store: Store, review_id: int) -> Review | None:
 
 
 def set_note(store: Store, task_id: int, note: str) -> Review:
-    """Attach a note to the task's latest review (or record it as a note-only 'skip')."""
+    """Attach a note to the task's latest review (a note needs a verdict to belong to)."""
     row = store.fetchone("SELECT max(id) FROM reviews WHERE task_id=?", [task_id])
     if row is None or row[0] is None:
-        return add_review(store, task_id, "skip", note)
+        raise StoreError(f"task {task_id} has no review yet; give a verdict first")
     store.execute("UPDATE reviews SET note=? WHERE id=?", [note or None, row[0]])
     review = get_review(store, int(row[0]))
     assert review is not None
