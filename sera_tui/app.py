@@ -75,7 +75,8 @@ class SeraApp(App):
         # read_only=True (never write), store=<Store> (tests/benches hand an open store in)
         self.options = options
         self._store: Store | None = options.pop("store", None)
-        self._owns_store = self._store is None  # a store handed in is closed by whoever opened it
+        # a store handed in is closed by whoever opened it, unless close_store=True hands it over
+        self._owns_store = bool(options.pop("close_store", self._store is None))
         self._store_lock = threading.Lock()
         self.store_error: str | None = None
 
