@@ -25,7 +25,8 @@ from engine.trajectory import Message, ToolCall
 LABEL = "demo — not a language model"
 PR_MARKER = "Steps to reproduce"
 
-_TARGET = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`\s+(?:in|from|of)\s+`([^`\s]+)`")
+_TARGET = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`\s*\(?\s*(?:in|from|of)\s+`([^`\s]+)`")
+_NAMED = re.compile(r"function\s+`([A-Za-z_][\w.]*)(?:\(\))?`\s+and\s+the\s+file\s+`([^`\s]+)`")
 _PY_FILE = re.compile(r"`([^`\s]+\.py)`")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
 _WORKDIR = re.compile(r"<uploaded_files>\s*\n(.*?)\n\s*</uploaded_files>", re.S)
@@ -38,7 +39,7 @@ def _h(*parts: object) -> int:
 
 def find_target(text: str) -> tuple[str | None, str | None]:
     """(function, file) named in a task, instruction, or PR text."""
-    m = _TARGET.search(text)
+    m = _NAMED.search(text) or _TARGET.search(text)
     if m:
         return m.group(1), m.group(2)
     file = _PY_FILE.search(text)
@@ -301,6 +302,8 @@ class DemoTeacher:
         fn, file = find_target(text)
         if not fn:
             verdict, reason = "no", "I cannot tell which function the instruction is about."
+        elif not _added_lines(text):
+            verdict, reason = "no", f"The trajectory leaves `{fn}` unchanged: the patch is empty."
         elif _h(fn, self.seed, "judge") % 10 == 0:
             verdict, reason = "no", f"The change to `{fn}` does not address the kind of problem the instruction describes."
         else:
@@ -314,7 +317,8 @@ class DemoTeacher:
         fn = fn or "the function"
         file = file or "the module"
         name = fn.rsplit(".", 1)[-1]
-        guard = re.search(r"if (\w+) is None:", text)
+        added = "\n".join(_added_lines(text))
+        guard = re.search(r"if (\w+) is None:", added)
         if guard:
             p = guard.group(1)
             title = f"`{name}` fails with a confusing error when `{p}` is None"
@@ -323,7 +327,7 @@ class DemoTeacher:
             steps = [f"Import `{name}` from `{file}`.", f"Call it with `{p}=None` and otherwise valid arguments.",
                      "Look at the exception (or the silent wrong result)."]
             expected = f"A clear error saying that `{p}` must be given, raised as soon as `{name}` is called."
-        elif '"""' in text or "'''" in text:
+        elif '"""' in added or "'''" in added:
             title = f"`{name}` is undocumented"
             problem = (f"`help({name})` shows nothing for `{name}`, so it is unclear what it does or what it "
                        f"returns without reading the body.")
@@ -348,8 +352,15 @@ class DemoTeacher:
     @staticmethod
     def _demonstration(messages: list[Message]) -> str:
         text = "\n".join(m.content or "" for m in messages)
-        m = re.search(r"<demonstration>(.*?)</demonstration>", text, re.S)
-        return m.group(1) if m else ""
+        m = re.search(r"<(demonstration|example)>(.*?)</\1>", text, re.S)
+        return m.group(2) if m else ""
+
+
+def _added_lines(text: str) -> list[str]:
+    """The `+` lines of the patch quoted in a judge/PR prompt (inside <patch>…</patch>)."""
+    m = re.search(r"<patch>(.*?)</patch>", text, re.S)
+    body = m.group(1) if m else text
+    return [ln[1:] for ln in body.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
 
 
 def _args(call: ToolCall) -> dict[str, Any]:
