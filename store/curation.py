@@ -143,6 +143,8 @@ def _filtered_sql(store: Store, spec: FilterSpec, columns: str = _BASE_COLUMNS) 
     if spec.until is not None:
         where.append("CAST(r.started_at AS DATE) <= ?")
         params.append(spec.until)
+    if not getattr(spec, "include_heldout", False):
+        where.append("NOT coalesce(t.heldout, false)")
     if spec.sources:
         where.append("list_contains(?, r.source)")
         params.append(list(spec.sources))

@@ -29,6 +29,7 @@ class FilterSpec:
     since: date | None = None
     until: date | None = None
     sources: list[str] | None = field(default=None)  # sera | swe-agent | mini-swe-agent | openhands
+    include_heldout: bool = False                # held-out eval tasks (tasks.heldout) never train by default
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -42,6 +42,9 @@ Until = Annotated[Optional[str], typer.Option("--until", help="Rollouts started 
                                               rich_help_panel=_P)]
 Sources = Annotated[Optional[list[str]], typer.Option(
     "--source", help="Producer (repeatable): sera, swe-agent, mini-swe-agent, openhands.", rich_help_panel=_P)]
+IncludeHeldout = Annotated[bool, typer.Option(
+    "--include-heldout", help="Also select tasks held out for evaluation (never exported by default).",
+    rich_help_panel=_P)]
 Preset = Annotated[Optional[str], typer.Option(
     "--preset", help="'sera': SERA's specialization filters (recall >= 0.5, patch <= 40 lines, mean tool "
                      "output <= 600 tokens) for any filter not given explicitly.", rich_help_panel=_P)]
@@ -66,7 +69,7 @@ def spec_from_flags(*, min_recall: float | None = None, recall_mode: str = "sera
                     categories: list[str] | None = None, verdicts: list[str] | None = None,
                     repo: str | None = None, run: int | None = None, since: str | None = None,
                     until: str | None = None, sources: list[str] | None = None,
-                    preset: str | None = None) -> FilterSpec:
+                    preset: str | None = None, include_heldout: bool = False) -> FilterSpec:
     """Validate flag values (one-line failure on bad input) and build the FilterSpec."""
     if min_recall is not None and not 0.0 <= min_recall <= 1.0:
         fail(f"--min-recall must be between 0 and 1, got {min_recall}")
@@ -103,4 +106,5 @@ def spec_from_flags(*, min_recall: float | None = None, recall_mode: str = "sera
         since=since_d,
         until=until_d,
         sources=sources or None,
+        include_heldout=include_heldout,
     )

@@ -31,12 +31,13 @@ def stats(
     until: fo.Until = None,
     sources: fo.Sources = None,
     preset: fo.Preset = None,
+    include_heldout: fo.IncludeHeldout = False,
 ) -> None:
     spec = fo.spec_from_flags(
         min_recall=min_recall, recall_mode=recall_mode, states=states, stage=stage, submitted_only=submitted_only,
         max_patch_lines=max_patch_lines, max_tool_tokens=max_tool_tokens, max_steps=max_steps,
         categories=categories, verdicts=verdicts, repo=repo, run=run, since=since, until=until, sources=sources,
-        preset=preset)
+        preset=preset, include_heldout=include_heldout)
     if not 1 <= bins <= 100:
         fail(f"--bins must be between 1 and 100, got {bins}")
     from store import StoreError
