@@ -129,7 +129,7 @@ def print_summary(summary: Any, *, label: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 150)  # pipes get the full table
     table = Table(title=f"run {summary.run_id} · {summary.status}" + (f" · {label}" if label else ""))
     for col in ("#", "function", "file", "category", "state", "recall", "per-file"):
         table.add_column(col)
