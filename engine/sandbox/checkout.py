@@ -14,6 +14,7 @@ from pathlib import Path
 from engine.sandbox.base import SandboxError, git, remove_tree
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_LITTER = ("__pycache__/", "*.pyc", "*.pyo", ".pytest_cache/", "*.egg-info/", ".mypy_cache/", ".ruff_cache/")
 
 
 def resolve_commit(repo_path: Path, ref: str) -> str:
@@ -40,12 +41,16 @@ def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str) 
         n += 1
         dest = runs_dir / f"{base}-{n}"
     try:
-        git(runs_dir, "clone", "--quiet", "--no-checkout", "--no-hardlinks" if _cross_device(repo_path, runs_dir)
-            else "--quiet", str(repo_path), str(dest))
+        extra = ["--no-hardlinks"] if _cross_device(repo_path, runs_dir) else []
+        git(runs_dir, "clone", "--quiet", "--no-checkout", *extra, str(repo_path), str(dest))
         git(dest, "checkout", "--quiet", "--detach", sha)
         git(dest, "remote", "remove", "origin")
         git(dest, "config", "user.email", "sera@localhost")
         git(dest, "config", "user.name", "SERA sandbox")
+        # Build litter (py_compile, pytest, pip) never belongs in the patch; this file is the clone's own.
+        (dest / ".git" / "info").mkdir(exist_ok=True)
+        with open(dest / ".git" / "info" / "exclude", "a") as f:
+            f.write("\n".join(_LITTER) + "\n")
     except SandboxError:
         remove_tree(dest)
         raise

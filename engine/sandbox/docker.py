@@ -35,7 +35,7 @@ class DockerSandbox(Sandbox):
             self._container = self._client.containers.run(
                 image, ["sleep", "infinity"], detach=True, network_disabled=True, working_dir="/testbed",
                 volumes={str(Path(root).resolve()): {"bind": "/testbed", "mode": "rw"}},
-                environment={"PYTHONDONTWRITEBYTECODE": "1", "PYTHONPYCACHEPREFIX": "/tmp/.sera-pycache",
+                environment={"PYTHONDONTWRITEBYTECODE": "1",
                              "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb"},
                 name=f"sera-{name}-{int(time.time())}", auto_remove=False)
         except Exception as exc:  # noqa: BLE001

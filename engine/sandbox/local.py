@@ -25,9 +25,9 @@ def sandbox_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not any(w in k.upper() for w in _SECRET_WORDS)}
     env.update({
         "PAGER": "cat", "GIT_PAGER": "cat", "MANPAGER": "cat", "TERM": "dumb", "NO_COLOR": "1",
-        "PIP_PROGRESS_BAR": "off", "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONPYCACHEPREFIX": "/tmp/.sera-pycache",  # py_compile & co. never drop .pyc into the patch
+        "PIP_PROGRESS_BAR": "off", "PYTHONDONTWRITEBYTECODE": "1",  # .pyc files stay out of the worktree
     })
+    env.pop("PYTHONPYCACHEPREFIX", None)  # it would make every Python start recompile the stdlib
     return env
 
 
