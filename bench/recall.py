@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.verify import recall  # noqa: E402
+from engine.verify import recall  # noqa: E402 (after the sys.path line)
 
 _NAMES = ["value", "result", "items", "config", "path", "count", "user", "cache", "timeout", "buf"]
 _CALLS = ["load", "parse", "validate", "close", "flush", "update", "fetch", "render", "emit", "retry"]
@@ -82,7 +82,7 @@ def _render(spec: dict) -> list[str]:
         out = [f"diff --git a/{path} b/{path}", "index 3f4e5d6..7a8b9c0 100644", f"--- a/{path}",
                f"+++ b/{path}"]
     old_start = new_start = spec["start"]
-    for h, gap in zip(spec["hunks"], spec["gaps"]):
+    for h, gap in zip(spec["hunks"], spec["gaps"][: len(spec["hunks"])], strict=True):
         ctx = len(h["before"]) + len(h["after"])
         old_n, new_n = ctx + len(h["removed"]), ctx + len(h["added"])
         out.append(f"@@ -{old_start},{old_n} +{new_start},{new_n} @@ def handler():")

@@ -80,11 +80,12 @@ class RecallResult:
 
 # -- public API ------------------------------------------------------------------------------------
 
-def recall(target: str, produced: str, mode: Mode = "sera") -> RecallResult:
+def recall(target: str | None, produced: str | None, mode: Mode = "sera") -> RecallResult:
     """Line-level recall of `target`'s changed lines in `produced`.
 
     Raises PatchError when either text is non-empty but not a diff, ValueError on an unknown mode.
     """
+    target, produced = target or "", produced or ""  # a rollout that never submitted has no patch
     if mode == "sera":
         t_lines = _sera_lines(target, "target")
         p_lines = _sera_lines(produced, "produced")
@@ -118,7 +119,8 @@ def _check_is_diff(patch: str, which: str) -> None:
         first = patch.strip().split("\n", 1)[0].strip()
         if len(first) > 60:
             first = first[:57] + "..."
-        raise PatchError(f"the {which} patch is not a unified diff (no hunk or file header; it starts {first!r})")
+        raise PatchError(
+            f"the {which} patch is not a unified diff (no hunk or file header; it starts {first!r})")
 
 
 def _header_path(rest: str) -> str | None:
@@ -135,7 +137,9 @@ def _sera_lines(patch: str, which: str) -> list[ChangedLine]:
     _check_is_diff(patch, which)
     out: list[ChangedLine] = []
     file: str | None = None
-    for i, line in enumerate(patch.split("\n")):
+    lines = patch.split("\n")
+    last = len(lines) - 1
+    for i, line in enumerate(lines):
         c = line[:1]
         if c != "+" and c != "-":
             if c == "d" and line.startswith("diff --git "):
@@ -143,8 +147,10 @@ def _sera_lines(patch: str, which: str) -> list[ChangedLine]:
                 file = m.group(1) if m else file
             continue
         if line.startswith(_SERA_SKIP):
-            # "--- old" then "+++ new": the new path wins unless the file was deleted (/dev/null).
-            if line.startswith(("--- ", "+++ ")):
+            # Only a "--- old" / "+++ new" pair is a file header (a removed "-- comment" is not);
+            # the new path wins unless the file was deleted (/dev/null).
+            if line.startswith("--- ") and i < last and lines[i + 1].startswith("+++ ") or \
+                    line.startswith("+++ ") and i > 0 and lines[i - 1].startswith("--- "):
                 file = _header_path(line[4:]) or file
             continue
         text = line[1:]
@@ -171,7 +177,8 @@ def _unidiff_lines(patch: str, which: str) -> list[ChangedLine]:
     try:
         files = PatchSet(text)
     except UnidiffParseError as exc:
-        raise PatchError(f"cannot parse the {which} patch as a unified diff: {exc}") from None
+        reason = " ".join(str(exc).split())  # unidiff's messages end with the offending line
+        raise PatchError(f"cannot parse the {which} patch as a unified diff: {reason}") from None
     out: list[ChangedLine] = []
     for pf in files:
         path = pf.path

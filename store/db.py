@@ -171,7 +171,8 @@ class Store:
                 f"understands ({SCHEMA_VERSION}); upgrade sera-workbench to open it"
             )
         if version == 0 and self._has_foreign_tables():
-            raise NotADatabaseError(f"{self.path} is a DuckDB file but not a SERA workspace; refusing to touch it")
+            raise NotADatabaseError(
+                f"{self.path} is a DuckDB file but not a SERA workspace; refusing to touch it")
         if version < SCHEMA_VERSION:
             if not write:
                 raise StoreError(

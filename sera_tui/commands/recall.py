@@ -27,8 +27,10 @@ def _read(path: str) -> str:
 
 
 def recall(
-    target: str = typer.Argument(..., metavar="TARGET", help="Target patch file (rollout 1's P1), or - for stdin."),
-    produced: str = typer.Argument(..., metavar="PRODUCED", help="Produced patch file (rollout 2's P2), or - for stdin."),
+    target: str = typer.Argument(
+        ..., metavar="TARGET", help="Target patch file (rollout 1's P1), or - for stdin."),
+    produced: str = typer.Argument(
+        ..., metavar="PRODUCED", help="Produced patch file (rollout 2's P2), or - for stdin."),
     mode: RecallMode = typer.Option(
         RecallMode.sera, "--mode", "-m",
         help="sera: SERA's exact rule, pooled across files. per-file: match within the same file, "
@@ -36,7 +38,8 @@ def recall(
     as_json: bool = typer.Option(False, "--json", help='Print {"mode","recall","matched","total"} only.'),
 ) -> None:
     """Print the fraction of TARGET's changed lines that PRODUCED also contains."""
-    from engine.verify import PatchError, recall as line_recall
+    from engine.verify import PatchError
+    from engine.verify import recall as line_recall
 
     if target == "-" and produced == "-":
         fail("only one of TARGET and PRODUCED can be - (stdin)")

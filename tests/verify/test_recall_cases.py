@@ -96,7 +96,7 @@ def test_skip_rules_header_like_and_blank_lines() -> None:
     # drops both (they look like file headers), and drops lines blank after the sign.
     target = "--- a/q.sql\n+++ b/q.sql\n@@ -1,2 +1,4 @@\n--- old\n-\n+++ i\n+   \n+\t\n+select 1;\n"
     sera = recall(target, "", "sera")
-    assert [t.line for t in sera.target_lines] == ["+select 1;"]
+    assert [(t.file, t.line) for t in sera.target_lines] == [("q.sql", "+select 1;")]  # not "old"
     assert sera.total == 1 and changed_line_count(target) == 1
     # per-file parses hunks, so the comment lines are real changes; blanks are still dropped
     per_file = recall(target, target, "per-file")
@@ -214,6 +214,19 @@ def test_per_file_reports_inconsistent_hunks_as_patch_error() -> None:
         recall(_one_file("+b"), broken, "per-file")
     # SERA's rule only reads +/- lines, so the same text still scores there
     assert recall(_one_file("+b"), broken, "sera").recall == 1.0
+
+
+def test_hunks_without_file_headers() -> None:
+    bare = "@@ -1 +1 @@\n-a\n+b\n"
+    assert recall(bare, bare, "sera").recall == 1.0  # SERA reads only the +/- lines
+    with pytest.raises(PatchError) as err:  # unidiff needs file headers
+        recall(bare, bare, "per-file")
+    assert "\n" not in str(err.value) and "target patch" in str(err.value)
+
+
+def test_missing_patch_counts_as_empty() -> None:
+    assert recall(None, None).recall is None
+    assert recall(_one_file("+a"), None, "per-file").recall == 0.0
 
 
 def test_unknown_mode_is_rejected() -> None:

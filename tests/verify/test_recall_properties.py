@@ -12,7 +12,8 @@ from engine.verify import changed_line_count, recall
 _text = st.text(alphabet="ab+- \t=#\x0c", max_size=8)
 _hunk = st.tuples(st.lists(_text, max_size=2), st.lists(_text, max_size=4),
                   st.lists(_text, max_size=4)).filter(lambda h: h[1] or h[2])  # git never emits empty hunks
-_file = st.tuples(st.sampled_from(["a.py", "b.py", "dir/c.py", "d e.py"]), st.lists(_hunk, min_size=1, max_size=3))
+_file = st.tuples(st.sampled_from(["a.py", "b.py", "dir/c.py", "d e.py"]),
+                  st.lists(_hunk, min_size=1, max_size=3))
 
 
 def _render(files: list, crlf: bool) -> str:
@@ -22,7 +23,8 @@ def _render(files: list, crlf: bool) -> str:
         if path in seen:
             continue
         seen.add(path)
-        out += [f"diff --git a/{path} b/{path}", "index 1111111..2222222 100644", f"--- a/{path}", f"+++ b/{path}"]
+        out += [f"diff --git a/{path} b/{path}", "index 1111111..2222222 100644",
+                f"--- a/{path}", f"+++ b/{path}"]
         start = 1
         for ctx, removed, added in hunks:
             old_n, new_n = len(ctx) + len(removed), len(ctx) + len(added)
