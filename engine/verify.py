@@ -18,7 +18,9 @@ Both report which target lines matched and which produced lines were used, for h
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Literal
 
 Mode = Literal["sera", "per-file"]
@@ -46,14 +48,17 @@ class ChangedLine:
 
     index: int  # 0-based line number in the patch text (lines split on "\n")
     file: str | None  # path from the diff headers; None when the patch has none
-    sign: str  # "+" or "-"
-    text: str  # content after the sign (per-file mode: CRLF and trailing whitespace removed)
+    line: str  # sign + content, as compared (per-file mode: CRLF and trailing whitespace removed)
     matched: bool = False  # target: found in produced; produced: used as a counterpart
     counterpart: int | None = None  # `index` of the line it was paired with in the other patch
 
     @property
-    def line(self) -> str:
-        return self.sign + self.text
+    def sign(self) -> str:
+        return self.line[0]
+
+    @property
+    def text(self) -> str:
+        return self.line[1:]
 
 
 TargetLine = ChangedLine
@@ -153,14 +158,12 @@ def _sera_lines(patch: str, which: str) -> list[ChangedLine]:
                     line.startswith("+++ ") and i > 0 and lines[i - 1].startswith("--- "):
                 file = _header_path(line[4:]) or file
             continue
-        text = line[1:]
-        if text.strip():
-            out.append(ChangedLine(i, file, c, text))
+        if line[1:].strip():
+            out.append(ChangedLine(i, file, line))
     return out
 
 
-def _sera_key(line: ChangedLine) -> object:
-    return line.sign + line.text
+_sera_key = attrgetter("line")
 
 
 # -- per-file mode ---------------------------------------------------------------------------------
@@ -189,18 +192,18 @@ def _unidiff_lines(patch: str, which: str) -> list[ChangedLine]:
                     continue
                 value = ln.value.rstrip()
                 if value:
-                    out.append(ChangedLine(ln.diff_line_no - 1, path, sign, value))
+                    out.append(ChangedLine(ln.diff_line_no - 1, path, sign + value))
     out.sort(key=lambda c: c.index)
     return out
 
 
-def _file_key(line: ChangedLine) -> object:
-    return (line.file, line.sign, line.text)
+_file_key = attrgetter("file", "line")
 
 
 # -- matching --------------------------------------------------------------------------------------
 
-def _pair(target: list[ChangedLine], produced: list[ChangedLine], key) -> int:
+def _pair(target: list[ChangedLine], produced: list[ChangedLine],
+          key: Callable[[ChangedLine], object]) -> int:
     """Multiset matching: each target line takes the earliest still-unused identical produced line."""
     pool: dict[object, list[ChangedLine]] = {}
     for p in reversed(produced):  # reversed so that pop() yields the earliest one
