@@ -240,3 +240,33 @@ def test_changed_line_count() -> None:
     assert changed_line_count(TARGET_TWO_FILES) == 5
     assert changed_line_count(NEW_DELETED_RENAMED_BINARY) == 5
     assert changed_line_count("not a diff") == 0  # never raises: it only counts
+
+
+GIT_BINARY_AND_MODE_CHANGE = """\
+diff --git a/b.bin b/b.bin
+new file mode 100644
+index 0000000000000000000000000000000000000000..6b2aaa7640726588bcd3d57e1de4b1315b7f315e
+GIT binary patch
+literal 5
+McmZ?wbaHkC00rU%Q2+n{
+
+literal 0
+HcmV?d00001
+
+diff --git a/run.sh b/run.sh
+old mode 100644
+new mode 100755
+diff --git a/x.py b/x.py
+--- a/x.py
++++ b/x.py
+@@ -1 +1 @@
+-a
++b
+"""
+
+
+@pytest.mark.parametrize("mode", ["sera", "per-file"])
+def test_git_binary_patch_and_mode_change_are_read_past(mode: str) -> None:
+    r = recall(GIT_BINARY_AND_MODE_CHANGE, "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-a\n+c\n", mode)
+    assert [(t.file, t.line, t.matched) for t in r.target_lines] == [
+        ("x.py", "-a", True), ("x.py", "+b", False)]
