@@ -123,6 +123,8 @@ def build_config(dataset_path: str | Path, base_model: str, out_dir: str | Path,
     if global_batch and "grad_accum" not in {k for k, v in overrides.items() if v is not None}:
         per_step = int(values.get("batch", 1)) * int(values.get("gpus", 1))
         values["grad_accum"] = max(1, global_batch // max(1, per_step))
-    cfg = TrainConfig(dataset_path=str(Path(dataset_path).resolve()), base_model=str(base_model),
+    model = Path(base_model).expanduser()
+    base_model = str(model.resolve()) if model.exists() else str(base_model)  # the worker may run elsewhere
+    cfg = TrainConfig(dataset_path=str(Path(dataset_path).resolve()), base_model=base_model,
                       out_dir=str(Path(out_dir).resolve()), preset=preset, **values)
     return cfg.validate()

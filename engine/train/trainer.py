@@ -164,6 +164,7 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
         use_cpu=not device.cuda, bf16=precision == "bf16", fp16=precision == "fp16",
         activation_checkpointing=config.gradient_checkpointing,
         optim="adamw_torch_fused" if device.cuda else "adamw_torch",
+        ddp_find_unused_parameters=False if int(os.environ.get("WORLD_SIZE", "1")) > 1 else None,
     )
     cfg_record = {**config.to_dict(), "resolved": {
         "precision": precision, "template_source": fmt.source, "chat_template": fmt.template,
@@ -181,6 +182,10 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
           math.ceil(per_epoch * config.epochs),
           "resume_from_step": start_step, "examples": len(prepared.examples), "precision": precision,
           "method": config.method, "device": "cuda" if device.cuda else "cpu"})
+    if stop.is_set():  # cancelled while loading: nothing trained, nothing to save
+        final = {"event": "final", "status": "cancelled", "step": start_step, "out_dir": str(out)}
+        emit(final)
+        return final
     t0 = time.monotonic()
     result = trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     elapsed = time.monotonic() - t0
@@ -197,9 +202,9 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
         final.update(status="cancelled", checkpoint=str(last_checkpoint(out) or ""))
         emit(final)
         return final
+    trainer.save_model(str(out))  # every rank: FSDP gathers the full state dict, rank 0 writes
     if trainer.is_world_process_zero():
         tokenizer.chat_template = fmt.template  # serving renders exactly what we trained on
-        trainer.save_model(str(out))
         tokenizer.save_pretrained(str(out))
         final["adapter_dir" if config.method != "full" else "model_dir"] = str(out)
         if config.merge and config.method != "full":
