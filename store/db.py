@@ -29,9 +29,11 @@ class StoreError(Exception):
 class StoreLockedError(StoreError):
     def __init__(self, path: Path, pid: int | None, holder: str | None):
         self.path, self.pid, self.holder = path, pid, holder
-        who = f"PID {pid}" + (f" ({holder})" if holder else "") if pid else "another process"
+        who = f"PID {pid}" + (f" ({Path(holder).name})" if holder else "") if pid else "another process"
+        # The UI shows the part before ";" as its banner.
         super().__init__(
-            f"database {path} is in use by {who}; open it read-only (--read-only) or stop that process"
+            f"database {path} is in use by {who}; only one process can write it: stop that one, or "
+            "read a snapshot (the TUI and read-only commands do that by themselves)"
         )
 
 

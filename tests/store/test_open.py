@@ -197,7 +197,7 @@ def test_second_writer_gets_a_one_line_error_naming_the_pid(held_db) -> None:
         Store.open(db)
     assert err.value.pid == pid
     msg = str(err.value)
-    assert f"PID {pid}" in msg and "read-only" in msg and "\n" not in msg
+    assert f"PID {pid}" in msg and "python" in msg and "snapshot" in msg and "\n" not in msg
 
 
 def test_read_only_and_snapshot_open_work_while_locked_and_refuse_writes(held_db) -> None:
