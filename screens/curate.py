@@ -44,7 +44,7 @@ def chart_text(kind: str, xs: list, ys: list, width: int, height: int, title: st
         fig.clear()
         fig.plot_size(max(width, 20), max(height, 5))
         if xs:
-            fig.draw(fig.bar(xs, ys) if kind == "bar" else fig.signal(xs, ys))
+            fig.draw(fig.bar(xs, ys) if kind == "bar" else fig.signal(xs, ys).lines(True))
         if title:
             fig.title(title)
         out = fig.build().string(colorless=True)
@@ -110,6 +110,8 @@ class QueryResult:
 
 class CurateScreen(Screen):
     """Filters on the left, count + histogram + matching pairs on the right."""
+
+    AUTO_FOCUS = "#pairs"  # not an input, so the app's single-key mode switches keep working
 
     DEFAULT_CSS = """
     CurateScreen #curate-body { height: 1fr; }
