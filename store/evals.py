@@ -125,9 +125,10 @@ def eval_summary(store: Store, eval_run_id: int) -> dict[str, Any]:
 
 def budget_points(store: Store, *, repo: str | None = None, model: str | None = None) -> list[tuple[float, float]]:
     """(budget cost, mean score) of finished eval runs whose config recorded `budget_cost`."""
-    sql = ("SELECT CAST(json_extract(e.config, '$.budget_cost') AS DOUBLE) AS cost, e.mean FROM eval_runs e"
+    cost = "TRY_CAST(json_extract_string(e.config, '$.budget_cost') AS DOUBLE)"  # JSON null -> NULL
+    sql = (f"SELECT {cost} AS cost, e.mean FROM eval_runs e"
            " LEFT JOIN repos rp ON rp.id = e.repo_id WHERE e.status='finished' AND e.mean IS NOT NULL"
-           " AND json_extract(e.config, '$.budget_cost') IS NOT NULL")
+           f" AND {cost} IS NOT NULL")
     params: list[Any] = []
     if repo:
         sql += " AND rp.name=?"
