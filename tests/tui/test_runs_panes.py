@@ -142,3 +142,106 @@ async def test_train_cancel_stops_the_worker(make_app, populated, tiny_train_inp
         assert "cancelled" in status(app, "#train-status")
         (run,) = training.list_train_runs(populated.store)
         assert run.status == "cancelled"
+
+
+# -- Eval ----------------------------------------------------------------------------------------
+
+def _past_eval_group(store) -> list[int]:
+    from store import evals
+
+    ids = []
+    for model, recalls in (("base", {0: 0.2, 1: 0.4}), ("student", {0: 0.8, 1: 0.6})):
+        rid = evals.create_eval_run(store, model=model, base_url="http://127.0.0.1:9/v1", tasks_spec="heldout",
+                                    seeds=2, config={"group": "g1"})
+        for seed, r in recalls.items():
+            evals.add_eval_result(store, eval_run_id=rid, seed=seed, task_ref="task-2", recall=r,
+                                  exit_reason="submitted")
+        evals.finish_eval_run(store, rid)
+        ids.append(rid)
+    return ids
+
+
+async def test_eval_pane_lists_past_runs_and_compares_models(make_app, populated):
+    base_id, student_id = _past_eval_group(populated.store)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "EvalScreen"
+        table = rows(app, "#eval-runs")
+        assert [r[:6] for r in table] == [[str(student_id), "student", "heldout", "2", "finished", "0.700 ± 0.141"],
+                                          [str(base_id), "base", "heldout", "2", "finished", "0.300 ± 0.141"]]
+        comparison = status(app, "#comparison")
+        assert "base" in comparison and "0.300 ± 0.141" in comparison
+        assert "student" in comparison and "0.700 ± 0.141" in comparison
+
+
+async def test_eval_launch_refuses_bad_input_with_one_line(make_app, populated):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert "Not started: name at least one model" in status(app, "#eval-status")
+        app.screen.query_one("#models", Input).value = "student=http://127.0.0.1:9/v1"
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert "held-out tasks need a repo name" in status(app, "#eval-status")
+        app.screen.query_one("#repo", Input).value = "sample"
+        await pilot.press("ctrl+l")
+        await settle(pilot)
+        assert "has no held-out tasks" in status(app, "#eval-status")
+        assert not app.screen.query_one("#launch", Button).disabled
+
+
+@pytest.fixture
+def fix_add_task(make_repo, tmp_path):
+    """A repo whose add() subtracts, a task file asking to fix it, and its reference patch."""
+    import json
+    import subprocess
+
+    root = make_repo({"calc.py": "def add(a, b):\n    return a - b\n"}, name="calc")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    ref = ("diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
+           "-    return a - b\n+    return a + b\n")
+    path = tmp_path / "tasks.jsonl"
+    path.write_text(json.dumps({"id": "fix-add", "repo": str(root), "base_commit": head,
+                                "task_text": "add(2, 3) returns -1", "reference_patch": ref}) + "\n")
+    return path
+
+
+def _scripted_models(req):
+    """'student' fixes add() with sed then submits; 'base' submits at once (empty patch)."""
+    from engine.loopback import tool_call_reply
+
+    if req["messages"][-1]["role"] == "tool" or req["model"] == "base":
+        return tool_call_reply("submit", {})
+    return tool_call_reply("bash", {"command": "sed -i 's/a - b/a + b/' calc.py"})
+
+
+async def test_eval_launch_runs_the_engine_and_shows_mean_std(make_app, populated, fix_add_task):
+    from engine.loopback import ScriptedOpenAIServer
+    from store import evals
+
+    with ScriptedOpenAIServer(_scripted_models, model="student") as srv:
+        app = make_app()
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("6")
+            await settle(pilot)
+            screen = app.screen
+            screen.query_one("#models", Input).value = f"student={srv.base_url}, base={srv.base_url}"
+            screen.query_one("#tasks", Input).value = str(fix_add_task)
+            screen.query_one("#seeds", Input).value = "2"
+            await pilot.press("ctrl+l")
+            await wait_until(pilot, lambda: not screen.running, 120, "the evaluation to end")
+            await settle(pilot)
+            assert "Evaluation finished: student 1.000 ± 0.000 · base 0.000 ± 0.000" in status(app, "#eval-status")
+            bar = screen.query_one("#eval-progress")
+            assert (bar.progress, bar.total) == (4, 4)
+            log = "\n".join(screen.query_one("#eval-log").lines)
+            assert "student seed 1 fix-add: recall 1.00" in log
+            assert [r[1] for r in rows(app, "#eval-runs")] == ["base", "student"]
+            comparison = status(app, "#comparison")
+            assert "student" in comparison and "1.000 ± 0.000" in comparison
+    assert {r.model: r.mean for r in evals.list_eval_runs(populated.store)} == {"student": 1.0, "base": 0.0}
