@@ -22,6 +22,7 @@ from typing import Any
 
 from engine.tools.schema import BASH_TOOL, EDITOR_TOOL, SUBMIT_TOOL
 from engine.trajectory import Message, ToolCall
+from store.rollouts import count_patch_lines as _count_patch_lines
 
 
 class ImportFormatError(ValueError):
@@ -48,16 +49,8 @@ class ImportedTrajectory:
 
 
 def count_patch_lines(patch: str | None) -> int:
-    """Changed (+/-) lines of a unified diff, headers excluded; CRLF or LF."""
-    if not patch:
-        return 0
-    n = 0
-    for line in patch.splitlines():
-        if line.startswith(("+++", "---")):
-            continue
-        if line.startswith(("+", "-")):
-            n += 1
-    return n
+    """Changed (+/-) lines of a unified diff, headers excluded; CRLF or LF (the store's own rule)."""
+    return _count_patch_lines(patch) if patch else 0
 
 
 def _exit_reason(status: Any) -> str:
