@@ -95,20 +95,24 @@ class AnthropicClient:
         self.default_max_tokens = default_max_tokens
         self.thinking_budget = thinking_budget
 
+    async def aclose(self) -> None:
+        for ep in self.pool.endpoints:
+            await ep.client.close()
+
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
                        purpose: str = "agent") -> Completion:
         system, msgs = to_anthropic_messages(messages)
         payload: dict[str, Any] = {"model": self.model, "messages": msgs,
-                                   "max_tokens": max_tokens or self.default_max_tokens,
-                                   "temperature": temperature}
+                                   "max_tokens": max_tokens or self.default_max_tokens}
         if system:
             payload["system"] = system
         if tools:
             payload["tools"] = to_anthropic_tools(tools)
         if self.thinking_budget:
             payload["thinking"] = {"type": "enabled", "budget_tokens": self.thinking_budget}
-            payload["temperature"] = 1.0  # the API requires it with thinking
+        else:  # newer SDKs dropped the keyword; the API still takes the field
+            payload["extra_body"] = {"temperature": temperature}
 
         async def request(ep: Endpoint[anthropic.AsyncAnthropic]) -> tuple[Any, float]:
             t0 = time.perf_counter()

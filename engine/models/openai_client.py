@@ -40,6 +40,10 @@ class OpenAIClient:
         self.backoff_base_s = backoff_base_s
         self.reasoning_key = reasoning_key  # send reasoning back under this key (None: don't)
 
+    async def aclose(self) -> None:
+        for ep in self.pool.endpoints:
+            await ep.client.close()
+
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
                        purpose: str = "agent") -> Completion:
