@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from textual.widgets import Button, DataTable, Input, Static
 
 from store.curation import get_dataset
@@ -148,3 +150,11 @@ async def test_export_needs_a_name(make_app):
         app.screen.query_one("#export", Button).press()
         await pilot.pause()
         assert "name" in text_of(app, "#export-status")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_curate_snapshot(snap_compare, make_app, size):
+    async def run_before(pilot) -> None:
+        await open_curate(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

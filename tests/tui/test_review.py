@@ -187,3 +187,13 @@ async def test_read_only_store_refuses_verdicts_with_a_message(populated):
             assert any("read-only" in n.message for n in app._notifications)
     finally:
         ro.close()
+
+
+@pytest.mark.parametrize("size,theme", [((80, 24), "textual-dark"), ((120, 40), "textual-dark"),
+                                        ((80, 24), "textual-light")])
+def test_review_snapshot(snap_compare, make_app, size, theme):
+    async def run_before(pilot) -> None:
+        pilot.app.theme = theme
+        await open_review(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)

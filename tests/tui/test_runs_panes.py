@@ -245,3 +245,13 @@ async def test_eval_launch_runs_the_engine_and_shows_mean_std(make_app, populate
             comparison = status(app, "#comparison")
             assert "student" in comparison and "1.000 ± 0.000" in comparison
     assert {r.model: r.mean for r in evals.list_eval_runs(populated.store)} == {"student": 1.0, "base": 0.0}
+
+
+@pytest.mark.parametrize("key", ["5", "6"], ids=["train", "eval"])
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+def test_runs_pane_snapshot(snap_compare, make_app, key, size):
+    async def run_before(pilot) -> None:
+        await pilot.press(key)
+        await settle(pilot)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
