@@ -149,9 +149,10 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
                 model, use_gradient_checkpointing=config.gradient_checkpointing)
         elif config.gradient_checkpointing:
             model.enable_input_require_grads()  # adapters only: checkpointed inputs need grads
+        targets = linear_module_names(model) if config.target_modules == "all-linear" else config.target_modules
         model = get_peft_model(model, LoraConfig(
             r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=config.target_modules, task_type="CAUSAL_LM"))
+            target_modules=targets, task_type="CAUSAL_LM"))
 
     collator = _Collator(tokenizer.pad_token_id)
     args = TrainingArguments(
@@ -216,6 +217,18 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
     final["status"] = "finished"
     emit(final)
     return final
+
+
+def linear_module_names(model: Any) -> list[str]:
+    """Short names of every linear layer but the output head ("all linear layers", as in QLoRA).
+
+    peft's own "all-linear" would write full module paths into adapter_config.json; short names
+    (q_proj, …, down_proj) are what vLLM and other loaders expect."""
+    import torch
+
+    head = model.get_output_embeddings()
+    return sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                   if isinstance(mod, torch.nn.Linear) and mod is not head})
 
 
 def _merge_qlora(config: TrainConfig, out: Path) -> Any:
