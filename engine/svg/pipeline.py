@@ -161,6 +161,12 @@ class _Cancelled(Exception):
     pass
 
 
+async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Run a store call off the event loop: a DuckDB commit waits for fsync (~ms), and the store lock may be
+    held by a rollout writing a message; neither may stall the other tasks in flight."""
+    return await asyncio.to_thread(fn, *args, **kw)
+
+
 # -- setup --------------------------------------------------------------------------------------
 def _api_key(config: GenerateConfig) -> str | None:
     if config.api_key_env:
@@ -243,18 +249,20 @@ async def run_generate(store: Store, workspace: Workspace, config: GenerateConfi
     """Plan and run a generation. `run_id` given: continue that run instead (same as resume)."""
     if run_id is not None:
         return await resume_generate(store, workspace, run_id, bus=bus, cancel=cancel)
-    repo, repo_path, base_commit, demos = _prepare(store, config)
+    # Blocking work (git, tree-sitter, DuckDB) runs in threads: a TUI calling this keeps its loop free.
+    repo, repo_path, base_commit, demos = await _db(_prepare, store, config)
     try:
-        rows = _plan_tasks(config, repo_path, base_commit)
+        rows = await _db(_plan_tasks, config, repo_path, base_commit)
     except (SamplerError, CatalogError) as exc:
         raise GenerateError(str(exc)) from None
     await asyncio.to_thread(check_endpoints, config)
     client = make_teacher(config)
-    new_run = create_run(store, config.kind, repo_id=repo.id, config=config.to_dict(), base_commit=base_commit)
-    tq.create_tasks(store, [dict(r, run_id=new_run, repo_id=repo.id) for r in rows])
+    new_run = await _db(create_run, store, config.kind, repo_id=repo.id, config=config.to_dict(),
+                        base_commit=base_commit)
+    await _db(tq.create_tasks, store, [dict(r, run_id=new_run, repo_id=repo.id) for r in rows])
     ctx = _RunContext(store, workspace, config, new_run, repo.id, repo_path, base_commit, client, demos, bus,
                       cancel or asyncio.Event())
-    return await _execute(ctx, tq.tasks_for_run(store, new_run))
+    return await _execute(ctx, await _db(tq.tasks_for_run, store, new_run))
 
 
 async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: EventBus | None = None,
@@ -274,11 +282,11 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
         demos = load_demonstrations(config.demonstrations, repo.path)
     except (RepoError, DemoError) as exc:
         raise GenerateError(str(exc)) from None
-    todo = tq.unfinished_tasks(store, run_id)
+    todo = await _db(tq.unfinished_tasks, store, run_id)
     if todo:
         await asyncio.to_thread(check_endpoints, config)
-    mark_running(store, run_id)
-    tq.mark_interrupted_rollouts(store, run_id)
+    await _db(mark_running, store, run_id)
+    await _db(tq.mark_interrupted_rollouts, store, run_id)
     await asyncio.to_thread(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
     client = make_teacher(config)
     ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
@@ -289,7 +297,7 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
 # -- execution ----------------------------------------------------------------------------------
 async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
     started = time.monotonic()
-    total = len(tq.tasks_for_run(ctx.store, ctx.run_id))
+    total = len(await _db(tq.tasks_for_run, ctx.store, ctx.run_id))
     ctx.emit(RunStarted(ctx.run_id, kind=ctx.config.kind, total=total))
     queue: asyncio.Queue[tq.TaskRow] = asyncio.Queue()
     for t in todo:
@@ -308,15 +316,16 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
         await asyncio.gather(*(worker() for _ in range(min(ctx.config.concurrency, max(len(todo), 1)))))
         if ctx.cancel.is_set():
             status = "cancelled"
-            for task_id in tq.cancel_pending(ctx.store, ctx.run_id, "run cancelled before the task started"):
+            for task_id in await _db(tq.cancel_pending, ctx.store, ctx.run_id,
+                                     "run cancelled before the task started"):
                 ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state="cancelled",
                                           reason="run cancelled before the task started"))
     except BaseException as exc:  # a crash of the pipeline itself: record it, then let it propagate
         finish_run(ctx.store, ctx.run_id, "failed", " ".join(str(exc).split()) or type(exc).__name__)
         ctx.emit(RunFinished(ctx.run_id, status="failed", error=str(exc)))
         raise
-    finish_run(ctx.store, ctx.run_id, status, error)
-    summary = summarize(ctx.store, ctx.run_id, status=status, wall_s=time.monotonic() - started,
+    await _db(finish_run, ctx.store, ctx.run_id, status, error)
+    summary = await _db(summarize, ctx.store, ctx.run_id, status=status, wall_s=time.monotonic() - started,
                         extra_usage=ctx.extra_usage)
     ctx.emit(RunFinished(ctx.run_id, status=status, summary={k: v for k, v in summary.to_dict().items()
                                                                if k != "pairs"}))
@@ -341,13 +350,13 @@ def summarize(store: Store, run_id: int, *, status: str | None = None, wall_s: f
     )
 
 
-def _set_state(ctx: _RunContext, task_id: int, state: str, reason: str | None = None) -> None:
-    tq.set_task_state(ctx.store, task_id, state, reason)
+async def _set_state(ctx: _RunContext, task_id: int, state: str, reason: str | None = None) -> None:
+    await _db(tq.set_task_state, ctx.store, task_id, state, reason)
     ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state=state, reason=reason))
 
 
 async def _run_task(ctx: _RunContext, task: tq.TaskRow) -> None:
-    _set_state(ctx, task.id, "running")
+    await _set_state(ctx, task.id, "running")
     ctx.emit(TaskStarted(ctx.run_id, task_id=task.id, function=task.function or "", file=task.file or "",
                          category=task.category or "", instruction=task.instruction or ""))
     try:
@@ -357,12 +366,12 @@ async def _run_task(ctx: _RunContext, task: tq.TaskRow) -> None:
     except Exception as exc:
         log.exception("task %s failed", task.id)
         state, reason = "rollout_failed:error", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
-    _set_state(ctx, task.id, state, reason)
+    await _set_state(ctx, task.id, state, reason)
 
 
-def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | None:
+async def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | None:
     """A rollout of this stage that already ended (kept across a resume)."""
-    done = [r for r in tq.task_rollouts(ctx.store, task_id)
+    done = [r for r in await _db(tq.task_rollouts, ctx.store, task_id)
             if r.stage == stage and r.status == "finished" and (r.exit_reason or "") not in _REDO_EXITS]
     if not done:
         return None
@@ -372,7 +381,7 @@ def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | None:
 
 async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
     # Rollout 1: the vague instruction.
-    t1 = _reusable(ctx, task.id, "T1") or await _rollout(ctx, task, "T1", task.instruction or "")
+    t1 = await _reusable(ctx, task.id, "T1") or await _rollout(ctx, task, "T1", task.instruction or "")
     if t1.exit_reason != "submitted":
         return f"rollout_failed:{t1.exit_reason}", f"rollout 1 ended with {t1.exit_reason}" + (
             f": {t1.error}" if t1.error else "")
@@ -380,9 +389,9 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
         return "empty_patch", "rollout 1 submitted without changing any file"
 
     # Judge + synthetic PR.
-    accepted = tq.accepted_pr(ctx.store, task.id)
+    accepted = await _db(tq.accepted_pr, ctx.store, task.id)
     if accepted is None:
-        if any(a.judge_verdict is False for a in tq.pr_attempts(ctx.store, task.id)):
+        if any(a.judge_verdict is False for a in await _db(tq.pr_attempts, ctx.store, task.id)):
             return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
         pr_text, reason = await _judge_and_write(ctx, task, t1)
         if pr_text is None:
@@ -391,7 +400,7 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
         pr_text = accepted.pr_text or ""
 
     # Rollout 2: the PR alone, fresh sandbox at the same base commit.
-    t2 = _reusable(ctx, task.id, "T2") or await _rollout(ctx, task, "T2", pr_text)
+    t2 = await _reusable(ctx, task.id, "T2") or await _rollout(ctx, task, "T2", pr_text)
     if t2.exit_reason != "submitted":
         return f"rollout_failed:{t2.exit_reason}", f"rollout 2 ended with {t2.exit_reason}" + (
             f": {t2.error}" if t2.error else "")
@@ -416,7 +425,7 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
         scores.append(dict(mode=mode, recall=res.recall, matched=res.matched, total=res.total,
                            matched_lines=res.matched_indices))
         results[mode] = (res.recall, res.matched, res.total)
-    tq.replace_scores(ctx.store, task.id, scores)
+    await _db(tq.replace_scores, ctx.store, task.id, scores)
     r_sera, matched, total = results.get("sera", (None, 0, 0))
     kept = r_sera is not None and r_sera >= ctx.config.threshold
     ctx.emit(PairScored(ctx.run_id, task_id=task.id, recall=r_sera, recall_per_file=results.get("per-file", (None,))[0],
@@ -457,8 +466,8 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
     """Up to N attempts, each recorded in `prs`; (pr_text, "") or (None, reason)."""
     from store.rollouts import get_messages
 
-    steps = format_trajectory(get_messages(ctx.store, t1.rollout_id))
-    previous = tq.pr_attempts(ctx.store, task.id)
+    steps = format_trajectory(await _db(get_messages, ctx.store, t1.rollout_id))
+    previous = await _db(tq.pr_attempts, ctx.store, task.id)
     verdict: bool | None = True if any(a.judge_verdict for a in previous) else None
     judge_text: str | None = next((a.judge_text for a in previous if a.judge_verdict), None)
     feedback: str | None = None
@@ -475,13 +484,13 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
                 judge_text = answer.text
                 if answer.verdict is None:
                     last_problem = "the judge's answer did not start with YES or NO"
-                    tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=None,
+                    await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=None,
                                       judge_text=judge_text, pr_text=None, demo_source=None, accepted=False,
                                       error=last_problem)
                     ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=None))
                     continue
                 if answer.verdict is False:
-                    tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=False,
+                    await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=False,
                                       judge_text=judge_text, pr_text=None, demo_source=None, accepted=False)
                     ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=False))
                     return None, "the teacher judged rollout 1 not a valid change for its instruction"
@@ -495,13 +504,13 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
             raise
         except Exception as exc:  # noqa: BLE001 - a model error costs one attempt, recorded
             last_problem = f"teacher call failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-            tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=verdict,
+            await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=verdict,
                               judge_text=judge_text, pr_text=None, demo_source=demo.source, accepted=False,
                               error=last_problem)
             ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=verdict))
             continue
         problem = pr_problem(pr_text)
-        tq.add_pr_attempt(ctx.store, task_id=task.id, attempt=attempt, judge_verdict=True, judge_text=judge_text,
+        await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=True, judge_text=judge_text,
                           pr_text=pr_text, demo_source=demo.source, accepted=problem is None, error=problem)
         ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=True,
                            pr_text=pr_text if problem is None else ""))
