@@ -134,6 +134,9 @@ def create_app(config: ProxyConfig) -> Starlette:
             try:
                 async for chunk in upstream:
                     await queue.put(("chunk", chunk.model_dump()))
+                    # Reads of already-buffered bytes never suspend: yield so each chunk goes out
+                    # now instead of after the whole upstream reply.
+                    await asyncio.sleep(0)
                 await queue.put(("end", None))
             except Exception as exc:  # noqa: BLE001
                 await queue.put(("error", exc))
