@@ -238,24 +238,29 @@ class DemoTeacher:
             return call("bash", {"command": cmd}, f"Let me find `{fn}` first.",
                         f"The task is about `{fn}`; locate its definition.")
         args = _args(last_call)
-        if last_call.name == "bash" and "grep -" in args.get("command", ""):
+        if step >= 12:  # a rule-based agent that has not finished by now never will
+            return submit(f"I could not complete a change to `{fn}`; stopping here.")
+        command = args.get("command", "")
+        if last_call.name == "bash" and command.startswith("grep -rn"):  # "path:line:text" rows
             rows = [r for r in (last_obs or "").splitlines() if r.strip()]
-            if not file:  # recursive search: "path:line:text"
-                hit = next((r.split(":", 2) for r in rows if r.count(":") >= 2), None)
-                if not hit:
-                    return submit(f"I could not find a definition of `{fn}`; not changing anything.")
-                found = hit[0]
-                rel = found[len(workdir.rstrip('/')) + 1:] if workdir and found.startswith(workdir) else found
-                cmd = f"grep -n -E '{pattern}' {path(rel)}; wc -l < {path(rel)}"
-                return call("bash", {"command": cmd}, f"`{fn}` is defined in `{rel}`.", "Narrow down to that file.")
+            hit = next((r.split(":", 2) for r in rows if r.count(":") >= 2), None)
+            if not hit:
+                return submit(f"I could not find a definition of `{fn}`; not changing anything.")
+            found = hit[0]
+            rel = found[len(workdir.rstrip('/')) + 1:] if workdir and found.startswith(workdir) else found
+            cmd = f"grep -n -E '{pattern}' {path(rel)}; wc -l < {path(rel)}"
+            return call("bash", {"command": cmd}, f"`{fn}` is defined in `{rel}`.", "Narrow down to that file.")
+        if last_call.name == "bash" and command.startswith("grep -n"):
+            target = command.rsplit("< ", 1)[-1].strip()
+            rows = [r for r in (last_obs or "").splitlines() if r.strip()]
             defs = [int(r.split(":", 1)[0]) for r in rows if re.match(r"^\d+:", r)]
             total = next((int(r) for r in reversed(rows) if r.strip().isdigit()), None)
             if not defs or total is None:
-                return submit(f"`{fn}` is not defined in `{file}`; not changing anything.")
+                return submit(f"`{fn}` is not defined in `{file or target}`; not changing anything.")
             start = defs[0]
             end = min(total, start + 60) if total >= start else -1
-            return call("str_replace_editor", {"command": "view", "path": path(file), "view_range": [start, end]},
-                        f"Let me look at `{fn}`.", f"`{fn}` starts at line {start} of {file}.")
+            return call("str_replace_editor", {"command": "view", "path": target, "view_range": [start, end]},
+                        f"Let me look at `{fn}`.", f"`{fn}` starts at line {start} of {target}.")
         if last_call.name == "str_replace_editor" and args.get("command") == "view":
             edit = plan_edit(fn, parse_view(last_obs or ""), seed=self.seed, second_rollout=second)
             if edit is None:
