@@ -87,6 +87,7 @@ class GenerateScreen(Screen):
         tasks: list
         repos: list[str]
         error: str | None = None
+        totals: Any = None
 
     @dataclass
     class TaskMessages(Message):
@@ -170,7 +171,7 @@ class GenerateScreen(Screen):
     @work(thread=True, exclusive=True, group="gen-load")
     def _load_latest(self, run_id: int | None = None) -> None:
         from store import StoreError
-        from store.pairs import tasks_of_run
+        from store.pairs import run_totals, tasks_of_run
         from store.repos import list_repos
         from store.runs import get_run, list_runs
 
@@ -183,10 +184,11 @@ class GenerateScreen(Screen):
                 runs = [r for r in list_runs(store) if r.kind in ("generate", "demo")]
                 run = runs[0] if runs else None
             tasks = tasks_of_run(store, run.id) if run else []
+            totals = run_totals(store, run.id) if run else None
         except StoreError as exc:
             self.post_message(self.RunLoaded(None, [], [], str(exc)))
             return
-        self.post_message(self.RunLoaded(run, tasks, repos))
+        self.post_message(self.RunLoaded(run, tasks, repos, totals=totals))
 
     def on_generate_screen_run_loaded(self, msg: RunLoaded) -> None:
         self.query_one(ReadOnlyBanner).refresh_state()
@@ -203,6 +205,9 @@ class GenerateScreen(Screen):
         if msg.run is None or self._thread_running.is_set():
             return
         live = LiveRun(run_id=msg.run.id, total=len(msg.tasks), status=msg.run.status, error=msg.run.error)
+        if msg.totals is not None:
+            live.prompt_tokens, live.completion_tokens = msg.totals.prompt_tokens, msg.totals.completion_tokens
+            live.cost = msg.totals.cost
         for tv in msg.tasks:
             live.tasks[tv.id] = TaskLive(tv.id, seq=tv.seq, function=tv.function or "", file=tv.file or "",
                                          category=tv.category or "", state=tv.state, stage=tv.stage or "",
@@ -498,7 +503,8 @@ class GenerateScreen(Screen):
             text.append(f"{lv.status} · {lv.done}/{total} done · {lv.in_flight} in flight · {lv.kept} kept")
             mean = lv.mean_recall()
             text.append(f" · recall {fmt_recall(mean)}")
-            text.append(f" · {lv.pairs_per_min():.1f} pairs/min · tok {fmt_tokens(lv.prompt_tokens)}"
+            rate = f"{lv.pairs_per_min():.1f}" if lv.started is not None else "-"
+            text.append(f" · {rate} pairs/min · tok {fmt_tokens(lv.prompt_tokens)}"
                         f"+{fmt_tokens(lv.completion_tokens)} · ${lv.cost:.2f} · ETA {fmt_duration(lv.eta_s())}")
             if self.demo:
                 text.append(f" · {DEMO_LABEL}", style="italic yellow")

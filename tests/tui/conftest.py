@@ -206,8 +206,8 @@ def build_populated(workspace: Workspace, store, repo_path: str = "/srv/repos/sa
         " VALUES (?, 'generate', 'finished', ?, ?, NULL, ?, ?) RETURNING id",
         [repo_id, json.dumps(config), HEAD, T0, T0 + timedelta(minutes=5)])
     pop = Populated(workspace, store, repo_id, run_id)
-    for seq, spec in enumerate(PAIRS, start=1):
-        t = T0 + timedelta(seconds=30 * seq)
+    for seq, spec in enumerate(PAIRS):  # 0-based, as the pipeline numbers tasks
+        t = T0 + timedelta(seconds=30 * (seq + 1))
         instruction = (f"When I call {spec.function}() I hit a {spec.category.replace('-', ' ')} problem; "
                        f"the cause may be in {spec.function} in {spec.file} or in what it calls.")
         task_id = store.insert_returning_id(
