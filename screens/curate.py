@@ -19,8 +19,18 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import (Button, Checkbox, DataTable, Footer, Header, Input, Label, Select, SelectionList,
-                             Static)
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    Select,
+    SelectionList,
+    Static,
+)
 from textual.widgets.selection_list import Selection
 
 from screens.widgets.banner import ReadOnlyBanner
@@ -321,7 +331,7 @@ class CurateScreen(Screen):
             result.error = " ".join(str(exc).split()) or type(exc).__name__
         self.post_message(self.Results(seq, result))
 
-    def on_curate_screen_results(self, message: "CurateScreen.Results") -> None:
+    def on_curate_screen_results(self, message: CurateScreen.Results) -> None:
         if message.seq != self._seq:
             return  # superseded by a newer query
         r = message.result
@@ -403,7 +413,7 @@ class CurateScreen(Screen):
         except Exception as exc:  # bad name, read-only store, I/O: one line, nothing lost
             self.post_message(self.Exported(f"Export failed: {' '.join(str(exc).split())}", False))
 
-    def on_curate_screen_exported(self, message: "CurateScreen.Exported") -> None:
+    def on_curate_screen_exported(self, message: CurateScreen.Exported) -> None:
         self.query_one("#export", Button).disabled = False
         self.query_one("#export-status", Static).update(
             Text(message.text, style="green" if message.ok else "red"))

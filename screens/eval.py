@@ -65,7 +65,7 @@ def comparison_text(summaries: list[tuple[str, dict[str, Any]]], width: int = 40
     bar_w = max(10, width - name_w - 32)
     for i, (name, s) in enumerate(summaries):
         mean = s.get("mean")
-        filled = int(round((mean or 0.0) * bar_w))
+        filled = round((mean or 0.0) * bar_w)
         if i:
             text.append("\n")
         text.append(f"{name[:name_w]:<{name_w}} ", style="bold")
@@ -197,7 +197,7 @@ class EvalScreen(Screen):
         except Exception as exc:
             self.post_message(self.RunsLoaded([], {}, _one_line(exc)))
 
-    def on_eval_screen_runs_loaded(self, msg: "EvalScreen.RunsLoaded") -> None:
+    def on_eval_screen_runs_loaded(self, msg: EvalScreen.RunsLoaded) -> None:
         table = self.query_one("#eval-runs", DataTable)
         table.clear()
         if msg.error:
@@ -298,7 +298,7 @@ class EvalScreen(Screen):
         except Exception as exc:  # bad tasks/models/options or an engine error: one line, nothing lost
             self.post_message(self.Ended(None, _one_line(exc)))
 
-    def on_eval_screen_event(self, msg: "EvalScreen.Event") -> None:
+    def on_eval_screen_event(self, msg: EvalScreen.Event) -> None:
         from engine.events import EvalProgress, RunStarted
 
         ev = msg.event
@@ -312,7 +312,7 @@ class EvalScreen(Screen):
                 self.query_one("#eval-log", Log).write_line(ev.log_line)
             self._status(f"Evaluating: {ev.done} of {ev.total} rollouts done")
 
-    def on_eval_screen_ended(self, msg: "EvalScreen.Ended") -> None:
+    def on_eval_screen_ended(self, msg: EvalScreen.Ended) -> None:
         self.running = False
         self.query_one("#launch", Button).disabled = False
         self.query_one("#cancel", Button).disabled = True

@@ -171,7 +171,7 @@ class ReviewScreen(Screen):
         except Exception as exc:  # store errors are shown, never a crash
             self.post_message(self.QueueLoaded([], None, _one_line(exc)))
 
-    def on_review_screen_queue_loaded(self, msg: "ReviewScreen.QueueLoaded") -> None:
+    def on_review_screen_queue_loaded(self, msg: ReviewScreen.QueueLoaded) -> None:
         if msg.error:
             self.query_one("#progress", Static).update(Text(f"Cannot load the queue: {msg.error}", style="red"))
             return
@@ -214,7 +214,7 @@ class ReviewScreen(Screen):
             shown.mark_note = f"no highlighting: {_one_line(exc)}"
         self.post_message(self.ItemLoaded(index, shown))
 
-    def on_review_screen_item_loaded(self, msg: "ReviewScreen.ItemLoaded") -> None:
+    def on_review_screen_item_loaded(self, msg: ReviewScreen.ItemLoaded) -> None:
         if msg.index != self.index:
             return
         if msg.shown is None:
@@ -301,7 +301,7 @@ class ReviewScreen(Screen):
         except Exception as exc:
             self.post_message(self.Saved("undo", task_id, None, None, _one_line(exc)))
 
-    def on_review_screen_saved(self, msg: "ReviewScreen.Saved") -> None:
+    def on_review_screen_saved(self, msg: ReviewScreen.Saved) -> None:
         self.busy = False
         if msg.error:
             self.notify(f"Not saved: {msg.error}", severity="error")

@@ -188,7 +188,7 @@ class TrainScreen(Screen):
         except Exception as exc:
             self.post_message(self.RunsLoaded([], _one_line(exc)))
 
-    def on_train_screen_runs_loaded(self, msg: "TrainScreen.RunsLoaded") -> None:
+    def on_train_screen_runs_loaded(self, msg: TrainScreen.RunsLoaded) -> None:
         table = self.query_one("#train-runs", DataTable)
         table.clear()
         if msg.error:
@@ -217,7 +217,7 @@ class TrainScreen(Screen):
         store = self.app.store  # type: ignore[attr-defined]
         self.post_message(self.Detail(training.get_train_run(store, run_id), training.metrics_for_run(store, run_id)))
 
-    def on_train_screen_detail(self, msg: "TrainScreen.Detail") -> None:
+    def on_train_screen_detail(self, msg: TrainScreen.Detail) -> None:
         r = msg.run
         if r is None:
             return
@@ -288,7 +288,7 @@ class TrainScreen(Screen):
         except Exception as exc:  # bad dataset/model/options: one line, nothing started
             self.post_message(self.Launched(None, _one_line(exc)))
 
-    def on_train_screen_launched(self, msg: "TrainScreen.Launched") -> None:
+    def on_train_screen_launched(self, msg: TrainScreen.Launched) -> None:
         if msg.error:
             self.query_one("#launch", Button).disabled = False
             self._status(f"Not started: {msg.error}", "red")
@@ -298,7 +298,7 @@ class TrainScreen(Screen):
         self._status(f"Run {msg.train_run_id} started (pid {self.handle.pid}); waiting for the first step…")
         self.action_reload()
 
-    def on_train_screen_event(self, msg: "TrainScreen.Event") -> None:
+    def on_train_screen_event(self, msg: TrainScreen.Event) -> None:
         from engine.events import RunFinished, TrainProgress
 
         ev = msg.event

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from textual.widgets import Button, DataTable, Input, Static
 
 from store.curation import get_dataset

@@ -13,9 +13,16 @@ from engine.verify import recall
 from store import StoreError
 from store.curation import count_pairs, select_pairs
 from store.filters import FilterSpec
-from store.reviews import (add_review, borderline_queue, history, latest_verdicts, review_item,
-                           review_progress, set_note, undo_last_review)
-
+from store.reviews import (
+    add_review,
+    borderline_queue,
+    history,
+    latest_verdicts,
+    review_item,
+    review_progress,
+    set_note,
+    undo_last_review,
+)
 
 # -- store/reviews.py ----------------------------------------------------------------------------
 

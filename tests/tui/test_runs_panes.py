@@ -4,7 +4,6 @@ subprocess)."""
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from pathlib import Path
 
@@ -202,7 +201,8 @@ def fix_add_task(make_repo, tmp_path):
     import subprocess
 
     root = make_repo({"calc.py": "def add(a, b):\n    return a - b\n"}, name="calc")
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
+                          check=True).stdout.strip()
     ref = ("diff --git a/calc.py b/calc.py\n--- a/calc.py\n+++ b/calc.py\n@@ -1,2 +1,2 @@\n def add(a, b):\n"
            "-    return a - b\n+    return a + b\n")
     path = tmp_path / "tasks.jsonl"
@@ -220,6 +220,7 @@ def _scripted_models(req):
     return tool_call_reply("bash", {"command": "sed -i 's/a - b/a + b/' calc.py"})
 
 
+@pytest.mark.slow
 async def test_eval_launch_runs_the_engine_and_shows_mean_std(make_app, populated, fix_add_task):
     from engine.loopback import ScriptedOpenAIServer
     from store import evals
