@@ -18,7 +18,8 @@ def trained(tiny_model, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("trained")
     data = write_rows(tmp / "data.jsonl", [chat(1, ident=i % 2) for i in range(4)])
     config = build_config(data, tiny_model, tmp / "out", lr=5e-3, lora_r=8, lora_alpha=16, max_steps=8,
-                          batch=2, save_steps=4, max_len=1024, merge=True, seed=1)
+                          batch=2, save_steps=4, max_len=1024, merge=True, seed=1,
+                          gradient_checkpointing=True)
     records: list[dict] = []
     final = trainer.run(config, records.append)
     return config, records, final
@@ -83,7 +84,8 @@ def test_full_fine_tune_saves_loadable_weights(tiny_model, tmp_path):
     from transformers import AutoModelForCausalLM
 
     data = write_rows(tmp_path / "d.jsonl", [chat(0)])
-    config = build_config(data, tiny_model, tmp_path / "out", method="full", max_steps=1, save_steps=10, lr=1e-3)
+    config = build_config(data, tiny_model, tmp_path / "out", method="full", max_steps=1, save_steps=10, lr=1e-3,
+                          gradient_checkpointing=True)
     final = trainer.run(config, lambda r: None)
     assert final["status"] == "finished" and final["model_dir"] == config.out_dir
     AutoModelForCausalLM.from_pretrained(config.out_dir)
