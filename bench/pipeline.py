@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import re
 import resource
 import subprocess
@@ -23,12 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.loopback import ScriptedOpenAIServer, text_reply, tool_call_reply  # noqa: E402
-from engine.repo import describe_repo  # noqa: E402
-from engine.svg.pipeline import GenerateConfig, run_generate  # noqa: E402
-from engine.svg.prompts import JUDGE_SYSTEM, PR_SYSTEM  # noqa: E402
-from engine.workspace import Workspace  # noqa: E402
-from store.repos import add_repo  # noqa: E402
+from engine.loopback import ScriptedOpenAIServer, text_reply, tool_call_reply
+from engine.repo import describe_repo
+from engine.svg.pipeline import GenerateConfig, run_generate
+from engine.svg.prompts import JUDGE_SYSTEM, PR_SYSTEM
+from engine.workspace import Workspace
+from store.repos import add_repo
 
 TURNS = 10
 MARK = "(seen in production)"
@@ -71,6 +72,49 @@ def responder(latency: float):
     return respond
 
 
+def serve(latency: float) -> None:
+    """Child process: the teacher, so its CPU (JSON, HTTP) does not share the engine's GIL, as in real life."""
+    with ScriptedOpenAIServer(responder(latency), model="bench") as srv:
+        print(srv.base_url, flush=True)
+        sys.stdin.read()  # until the parent closes our stdin
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        print(f"{ru.ru_utime + ru.ru_stime:.3f} {len(srv.requests)}", flush=True)
+
+
+class TeacherProcess:
+    def __init__(self, latency: float):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--serve", "--latency", str(latency)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.base_url = self.proc.stdout.readline().strip()
+
+    def stop(self) -> tuple[float, int]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.close()
+        cpu, calls = self.proc.stdout.readline().split()
+        self.proc.wait(timeout=30)
+        return float(cpu), int(calls)
+
+
+async def control(base_url: str, pairs: int, concurrency: int, turns_per_pair: int) -> float:
+    """The same number and shape of model calls from a bare httpx client, no engine: the floor this
+    machine (load, scheduler, HTTP stack) allows. A pipeline can only be judged against what is left."""
+    import httpx
+
+    body = {"model": "bench", "messages": [{"role": "system", "content": JUDGE_SYSTEM},
+                                           {"role": "user", "content": "is `fn0` fine?"}]}
+    sem = asyncio.Semaphore(concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=concurrency)) as client:
+        async def pair() -> None:
+            async with sem:
+                for _ in range(turns_per_pair):
+                    (await client.post(f"{base_url}/chat/completions", json=body)).raise_for_status()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(pair() for _ in range(pairs)))
+        return time.perf_counter() - t0
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pairs", type=int, default=32)
@@ -78,8 +122,13 @@ async def main() -> None:
     ap.add_argument("--latency", type=float, default=0.2)
     ap.add_argument("--tmp-dir", default=None,
                     help="where the repo and workspace go (e.g. /dev/shm to take disk fsync out of the figure)")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()
-    with tempfile.TemporaryDirectory(dir=a.tmp_dir) as tmp, ScriptedOpenAIServer(responder(a.latency), model="bench") as srv:
+    if a.serve:
+        serve(a.latency)
+        return
+    teacher = TeacherProcess(a.latency)
+    with tempfile.TemporaryDirectory(dir=a.tmp_dir) as tmp:
         repo = Path(tmp) / "repo"
         make_repo(repo, a.pairs)
         ws = Workspace(Path(tmp) / "ws").ensure()
@@ -87,11 +136,11 @@ async def main() -> None:
         info = describe_repo(repo, "bench")
         add_repo(store, "bench", info.path, info.head_commit, None, info.languages)
         cfg = GenerateConfig(repo="bench", pairs=a.pairs, concurrency=a.concurrency, model="bench",
-                             base_urls=[srv.base_url], provider="openai", seed=0, step_limit=TURNS + 2,
+                             base_urls=[teacher.base_url], provider="openai", seed=0, step_limit=TURNS + 2,
                              temperature=0.0, min_lines=2)
         # Imports are a one-time cost of the process, not of the pipeline: pay them before timing.
-        import engine.agent  # noqa: F401
-        import engine.models.openai_client  # noqa: F401
+        import engine.agent
+        import engine.models.openai_client
         import engine.sandbox  # noqa: F401
         ru0, rc0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
@@ -99,18 +148,24 @@ async def main() -> None:
         wall = time.perf_counter() - t0
         ru1, rc1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         store.close()
-        calls = len(srv.requests)
+        floor = await control(teacher.base_url, a.pairs, a.concurrency, 2 * TURNS + 2)
+    teacher_cpu, calls = teacher.stop()
+    calls -= a.pairs * (2 * TURNS + 2)  # the control's calls
     turns_per_pair = 2 * TURNS + 2
     ideal = math.ceil(a.pairs / a.concurrency) * turns_per_pair * a.latency
     cpu_self = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    cpu_kids = (rc1.ru_utime - rc0.ru_utime) + (rc1.ru_stime - rc0.ru_stime)
+    cpu_kids = (rc1.ru_utime - rc0.ru_utime) + (rc1.ru_stime - rc0.ru_stime)  # git and sandboxed bash
     print(f"workspace on {a.tmp_dir or tempfile.gettempdir()}; "
           f"pairs={a.pairs} concurrency={a.concurrency} latency={a.latency * 1000:.0f}ms "
           f"turns/pair={turns_per_pair} model calls={calls}")
     print(f"states: {summary.counts}")
     print(f"wall {wall:.2f}s  ideal {ideal:.2f}s  ratio {wall / ideal:.3f}x (target <= 1.10x)")
-    print(f"cpu: engine+server process {cpu_self:.2f}s, subprocesses (git, sandboxed bash) {cpu_kids:.2f}s, "
-          f"{(cpu_self + cpu_kids) / wall * 100:.0f}% of one core on average")
+    print(f"control (same calls, bare httpx, no engine) {floor:.2f}s = {floor / ideal:.3f}x ideal; "
+          f"pipeline / control = {wall / floor:.3f}x")
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"cpu: engine {cpu_self:.2f}s ({cpu_self / calls * 1000:.1f} ms per model call, "
+          f"{cpu_self / wall * 100:.0f}% of one core), git + sandboxed bash {cpu_kids:.2f}s, "
+          f"teacher process {teacher_cpu:.2f}s")
 
 
 if __name__ == "__main__":

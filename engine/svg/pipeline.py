@@ -143,6 +143,27 @@ class _RunContext:
     cancel: asyncio.Event
     extra_usage: dict[str, float] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0,
                                                                     "cost": 0.0})
+    background: set[asyncio.Future] = field(default_factory=set)  # sandbox removals and unused clones
+
+    def close_later(self, sandbox: Any) -> None:
+        """Remove a finished rollout's checkout without holding up the task's next step."""
+        self._track(asyncio.ensure_future(_close_sandbox(sandbox)))
+
+    def drop_sandbox_job(self, job: asyncio.Future) -> None:
+        """A sandbox opened ahead of time that will not be used: close it once the clone is done."""
+        def done(j: asyncio.Future) -> None:
+            if not j.cancelled() and j.exception() is None:
+                self.close_later(j.result())
+        job.add_done_callback(done)
+        self._track(job)
+
+    def _track(self, fut: asyncio.Future) -> None:
+        self.background.add(fut)
+        fut.add_done_callback(self.background.discard)
+
+    async def drain(self) -> None:
+        while self.background:
+            await asyncio.gather(*list(self.background), return_exceptions=True)
 
     def emit(self, event: Any) -> None:
         if self.bus is not None:
@@ -321,9 +342,11 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
                 ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state="cancelled",
                                           reason="run cancelled before the task started"))
     except BaseException as exc:  # a crash of the pipeline itself: record it, then let it propagate
+        await asyncio.shield(ctx.drain())
         finish_run(ctx.store, ctx.run_id, "failed", " ".join(str(exc).split()) or type(exc).__name__)
         ctx.emit(RunFinished(ctx.run_id, status="failed", error=str(exc)))
         raise
+    await ctx.drain()
     await _db(finish_run, ctx.store, ctx.run_id, status, error)
     summary = await _db(summarize, ctx.store, ctx.run_id, status=status, wall_s=time.monotonic() - started,
                         extra_usage=ctx.extra_usage)
@@ -388,19 +411,26 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
     if not t1.patch.strip():
         return "empty_patch", "rollout 1 submitted without changing any file"
 
-    # Judge + synthetic PR.
-    accepted = await _db(tq.accepted_pr, ctx.store, task.id)
-    if accepted is None:
-        if any(a.judge_verdict is False for a in await _db(tq.pr_attempts, ctx.store, task.id)):
-            return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
-        pr_text, reason = await _judge_and_write(ctx, task, t1)
-        if pr_text is None:
-            return "judged_invalid", reason
-    else:
-        pr_text = accepted.pr_text or ""
-
-    # Rollout 2: the PR alone, fresh sandbox at the same base commit.
-    t2 = await _reusable(ctx, task.id, "T2") or await _rollout(ctx, task, "T2", pr_text)
+    # Judge + synthetic PR, while rollout 2's checkout is cloned (it is only waiting for its task text).
+    t2 = await _reusable(ctx, task.id, "T2")
+    t2_job = None if t2 else asyncio.ensure_future(_open_sandbox(ctx, task, "T2"))
+    try:
+        accepted = await _db(tq.accepted_pr, ctx.store, task.id)
+        if accepted is None:
+            if any(a.judge_verdict is False for a in await _db(tq.pr_attempts, ctx.store, task.id)):
+                return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
+            pr_text, reason = await _judge_and_write(ctx, task, t1)
+            if pr_text is None:
+                return "judged_invalid", reason
+        else:
+            pr_text = accepted.pr_text or ""
+        # Rollout 2: the PR alone, fresh checkout at the same base commit.
+        if t2 is None:
+            job, t2_job = t2_job, None
+            t2 = await _rollout(ctx, task, "T2", pr_text, sandbox_job=job)
+    finally:
+        if t2_job is not None:
+            ctx.drop_sandbox_job(t2_job)
     if t2.exit_reason != "submitted":
         return f"rollout_failed:{t2.exit_reason}", f"rollout 2 ended with {t2.exit_reason}" + (
             f": {t2.error}" if t2.error else "")
@@ -520,18 +550,25 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
     return None, f"no acceptable PR after {ctx.config.judge_attempts} attempts ({last_problem})"
 
 
-async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str) -> _Outcome:
-    """One agent rollout in a fresh sandbox at the run's base commit."""
-    from engine.agent import run_rollout
+async def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
     from engine.sandbox import create_sandbox
 
+    # Cloning is blocking git work: keep it off the event loop so other tasks keep talking to the model.
+    return await asyncio.to_thread(create_sandbox, ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir,
+                                   backend=ctx.config.sandbox, name=f"run{ctx.run_id}-task{task.id}-{stage}")
+
+
+async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str,
+                   sandbox_job: asyncio.Future | None = None) -> _Outcome:
+    """One agent rollout in a fresh sandbox at the run's base commit (opened here or ahead of time)."""
+    from engine.agent import run_rollout
+
     if ctx.cancel.is_set():
+        if sandbox_job is not None:
+            ctx.drop_sandbox_job(sandbox_job)
         raise _Cancelled()
-    name = f"run{ctx.run_id}-task{task.id}-{stage}"
     try:
-        # Cloning is blocking git work: keep it off the event loop so other tasks keep talking to the model.
-        sandbox = await asyncio.to_thread(create_sandbox, ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir,
-                                          backend=ctx.config.sandbox, name=name)
+        sandbox = await (sandbox_job if sandbox_job is not None else _open_sandbox(ctx, task, stage))
     except Exception as exc:  # noqa: BLE001 - no sandbox, no rollout: record why
         return _Outcome(0, "sandbox_error", "", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300])
     try:
@@ -540,7 +577,7 @@ async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: st
             store=ctx.store, bus=ctx.bus, run_id=ctx.run_id, task_id=task.id, stage=stage, cancel=ctx.cancel,
             exclude=tuple(ctx.config.exclude_paths))
     finally:
-        await _close_sandbox(sandbox)
+        ctx.close_later(sandbox)
     if result.exit_reason == "cancelled" or ctx.cancel.is_set():
         raise _Cancelled()
     return _Outcome(result.rollout_id, result.exit_reason, result.patch or "", getattr(result, "error", None))

@@ -75,8 +75,9 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
     assert "+    total = x + 1 if x is not None else 1" in t1.patch
     assert any(m.reasoning == "Change the suspicious line." for m in msgs)
 
-    # The user's repo is untouched: the engine worked in private checkouts.
+    # The user's repo is untouched: the engine worked in private checkouts, all removed at the end.
     assert "x is not None" not in (calc_repo / "calc.py").read_text()
+    assert list(workspace.runs_dir.iterdir()) == []
 
     kinds = [type(e) for e in events]
     assert kinds[0] is RunStarted and kinds[-1] is RunFinished
@@ -114,6 +115,7 @@ async def test_cancel_marks_in_flight_and_pending_tasks_cancelled_then_resume_fi
         # a cancelled rollout is kept as a record, and redone once
         finished = [r for r in list_rollouts(store, task_id=t.id) if r.exit_reason != "cancelled"]
         assert len([r for r in finished if r.stage == "T1"]) == 1
+    assert list(workspace.runs_dir.iterdir()) == []  # no checkout leaked by the cancel
 
 
 async def test_bad_input_is_one_line_and_creates_nothing(workspace, store, calc_repo, teacher_server) -> None:

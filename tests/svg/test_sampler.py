@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from engine.svg.sampler import (
-    SamplerConfig, SamplerError, eligible_functions, functions_in_source, sample_repo_functions, skip_reason,
+    SamplerConfig,
+    SamplerError,
+    eligible_functions,
+    functions_in_source,
+    sample_repo_functions,
+    skip_reason,
 )
 from tests.conftest import git
 
