@@ -39,7 +39,7 @@ file_lists = st.lists(_file, max_size=4, unique_by=lambda f: f[0])
 patches = st.builds(_render, file_lists, st.booleans())
 modes = st.sampled_from(["sera", "per-file"])
 # database=None: no .hypothesis/ directory left in the working tree.
-fast = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+fast = settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @fast
