@@ -9,6 +9,7 @@ A read-only store cannot refresh, so missing rows are aggregated inline for that
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -69,17 +70,47 @@ def refresh_rollout_stats(store: Store, rollout_ids: Sequence[int] | None = None
         return len(ids)
 
 
+# Per store: a cheap signature of the rollouts table when the derived data below was last built.
+# While it is unchanged and no rollout is in flight, nothing is recomputed.
+_FRESH: "weakref.WeakKeyDictionary[Store, tuple[tuple, str]]" = weakref.WeakKeyDictionary()
+_SIGNATURE = ("SELECT count(*), max(id), max(finished_at), count(*) FILTER (WHERE status <> 'finished'),"
+              " (SELECT count(*) FROM rollout_stats) FROM rollouts")
+
+# The pair of each task: its latest T1 and latest T2 rollout (a resumed run may have left older,
+# interrupted ones). Kept in per-connection TEMP tables (allowed on read-only connections too) and
+# rebuilt when the signature changes, so counting pairs is one semi-join instead of a GROUP BY over
+# every rollout on every keystroke.
+_PAIR_TABLES = """
+CREATE OR REPLACE TEMP TABLE _curation_pairs AS
+    SELECT task_id, max(id) FILTER (WHERE stage = 'T1') AS t1_id, max(id) FILTER (WHERE stage = 'T2') AS t2_id
+    FROM rollouts WHERE task_id IS NOT NULL AND stage IN ('T1', 'T2') GROUP BY task_id
+    HAVING t1_id IS NOT NULL AND t2_id IS NOT NULL;
+CREATE OR REPLACE TEMP TABLE _curation_pair_rollouts AS
+    SELECT t1_id AS rollout_id FROM _curation_pairs UNION ALL SELECT t2_id FROM _curation_pairs;
+"""
+
+
 def _stats_source(store: Store) -> str:
-    """SQL of a relation with one aggregate row per rollout, fresh for this query."""
-    if not store.read_only:
-        refresh_rollout_stats(store)
-        return "rollout_stats"
-    stale = store.fetchone(f"SELECT count(*) FROM ({_STALE})")
-    if not stale or not stale[0]:
-        return "rollout_stats"
-    return f"""(SELECT * FROM rollout_stats WHERE rollout_id NOT IN ({_STALE})
+    """SQL of a relation with one aggregate row per rollout, fresh for this query (and, as a side
+    effect, fresh pair tables)."""
+    with store.lock:
+        sig = store.conn.execute(_SIGNATURE).fetchone()
+        memo = _FRESH.get(store)
+        if memo is not None and memo[0] == sig and not sig[3]:
+            return memo[1]
+        if not store.read_only:
+            refresh_rollout_stats(store)
+            sig = store.conn.execute(_SIGNATURE).fetchone()
+            source = "rollout_stats"
+        else:
+            stale = store.conn.execute(f"SELECT count(*) FROM ({_STALE})").fetchone()
+            source = "rollout_stats" if not stale[0] else f"""(
+                SELECT * FROM rollout_stats WHERE rollout_id NOT IN ({_STALE})
                 UNION ALL SELECT *, NULL FROM ({_AGG_SELECT} WHERE m.rollout_id IN ({_STALE})
                 GROUP BY m.rollout_id))"""
+        store.conn.execute(_PAIR_TABLES)
+        _FRESH[store] = (sig, source)
+        return source
 
 
 # -- the filtered selection ----------------------------------------------------------------------
@@ -97,9 +128,18 @@ _BASE_COLUMNS = """
 """
 
 
+_LEAN_COLUMNS = "r.id AS rollout_id, r.task_id, r.stage"
+
+
 def _filtered_sql(store: Store, spec: FilterSpec, columns: str = _BASE_COLUMNS) -> tuple[str, list[Any]]:
-    """SELECT <columns> over rollouts passing `spec`, with its parameters."""
-    params: list[Any] = [spec.recall_mode]
+    """SELECT <columns> over rollouts passing `spec`, with its parameters.
+
+    Joins are added only when a filter or the full column list needs them: counting is what the
+    Curate screen does on every keystroke, and most of its cost is joins nobody reads.
+    """
+    full = columns == _BASE_COLUMNS
+    stats_source = _stats_source(store)  # also keeps the pair tables fresh
+    params: list[Any] = []
     where: list[str] = []
     if spec.stage == "both":
         where.append("r.stage IN ('T1', 'T2', 'imported')")
@@ -148,21 +188,29 @@ def _filtered_sql(store: Store, spec: FilterSpec, columns: str = _BASE_COLUMNS) 
     if spec.sources:
         where.append("list_contains(?, r.source)")
         params.append(list(spec.sources))
-    sql = f"""
-        SELECT {columns}
-        FROM rollouts r
-        LEFT JOIN tasks t ON t.id = r.task_id
-        LEFT JOIN runs ru ON ru.id = r.run_id
-        LEFT JOIN repos rp ON rp.id = coalesce(t.repo_id, ru.repo_id)
-        LEFT JOIN (SELECT task_id, arg_max(recall, created_at) AS recall FROM scores
-                   WHERE mode = ? GROUP BY task_id) sc ON sc.task_id = r.task_id
-        LEFT JOIN (SELECT task_id, arg_max(verdict, id) AS verdict FROM reviews GROUP BY task_id) rv
-               ON rv.task_id = r.task_id
-        LEFT JOIN {_stats_source(store)} st ON st.rollout_id = r.id
-        LEFT JOIN rollout_sources src ON src.rollout_id = r.id
-        WHERE {' AND '.join(where)}
-    """
-    return sql, params
+
+    joins: list[str] = []
+    join_params: list[Any] = []
+    need = {alias for alias in ("t.", "sc.", "rv.", "rp.", "st.", "src.") if alias in columns}
+    need |= {alias for alias in ("t.", "sc.", "rv.", "rp.", "st.") if any(alias in w for w in where)}
+    if full or need & {"t.", "rp."}:
+        joins.append("LEFT JOIN tasks t ON t.id = r.task_id")
+    if full or "rp." in need:
+        joins.append("LEFT JOIN runs ru ON ru.id = r.run_id")
+        joins.append("LEFT JOIN repos rp ON rp.id = coalesce(t.repo_id, ru.repo_id)")
+    if full or "sc." in need:
+        joins.append("LEFT JOIN (SELECT task_id, arg_max(recall, created_at) AS recall FROM scores"
+                     " WHERE mode = ? GROUP BY task_id) sc ON sc.task_id = r.task_id")
+        join_params.append(spec.recall_mode)
+    if full or "rv." in need:
+        joins.append("LEFT JOIN (SELECT task_id, arg_max(verdict, id) AS verdict FROM reviews GROUP BY task_id) rv"
+                     " ON rv.task_id = r.task_id")
+    if full or "st." in need:
+        joins.append(f"LEFT JOIN {stats_source} st ON st.rollout_id = r.id")
+    if full or "src." in need:
+        joins.append("LEFT JOIN rollout_sources src ON src.rollout_id = r.id")
+    sql = f"SELECT {columns} FROM rollouts r {' '.join(joins)} WHERE {' AND '.join(where)}"
+    return sql, join_params + params
 
 
 def count_rollouts(store: Store, spec: FilterSpec) -> int:
@@ -187,16 +235,24 @@ def select_rollouts(store: Store, spec: FilterSpec, limit: int | None = None, of
 
 # -- pairs (a task with a T1 and a T2 rollout) ---------------------------------------------------
 
-def _pairs_sql(store: Store, spec: FilterSpec) -> tuple[str, list[Any]]:
-    """Tasks whose T1 and T2 exist and whose stage(s) chosen by `spec.stage` pass the filters."""
-    sql, params = _filtered_sql(store, FilterSpec.from_dict({**spec.to_dict(), "stage": "both"}))
+def _pairs_sql(store: Store, spec: FilterSpec, lean: bool = False) -> tuple[str, list[Any]]:
+    """Tasks whose T1 and T2 exist and whose stage(s) chosen by `spec.stage` pass the filters.
+
+    lean: only task ids (for counting)."""
+    both = FilterSpec.from_dict({**spec.to_dict(), "stage": "both"})
+    if spec.stage not in ("T1", "T2", "both"):
+        raise StoreError(f"unknown stage {spec.stage!r} (T1, T2 or both)")
     need = {"both": "count(DISTINCT f.stage) = 2", "T1": "bool_or(f.stage = 'T1')",
             "T2": "bool_or(f.stage = 'T2')"}[spec.stage]
+    if lean:
+        sql, params = _filtered_sql(store, both, _LEAN_COLUMNS)
+        return f"""
+            SELECT f.task_id FROM ({sql}) f
+            WHERE f.rollout_id IN (SELECT rollout_id FROM _curation_pair_rollouts)
+            GROUP BY f.task_id HAVING {need}""", params
+    sql, params = _filtered_sql(store, both)
     pairs = f"""
-        WITH f AS ({sql}),
-        p AS (SELECT task_id, max(id) FILTER (WHERE stage = 'T1') AS t1_id,
-                     max(id) FILTER (WHERE stage = 'T2') AS t2_id
-              FROM rollouts WHERE task_id IS NOT NULL GROUP BY task_id)
+        WITH f AS ({sql})
         SELECT p.task_id, p.t1_id, p.t2_id, any_value(f.state) AS state, any_value(f.category) AS category,
                any_value(f.function) AS function, any_value(f.file) AS file, any_value(f.recall) AS recall,
                any_value(f.verdict) AS verdict, any_value(f.repo) AS repo, any_value(f.run_id) AS run_id,
@@ -204,9 +260,8 @@ def _pairs_sql(store: Store, spec: FilterSpec) -> tuple[str, list[Any]]:
                max(f.patch_lines) FILTER (WHERE f.stage = 'T2') AS t2_patch_lines,
                max(f.steps) FILTER (WHERE f.stage = 'T2') AS t2_steps,
                max(f.mean_tool_tokens) AS max_mean_tool_tokens
-        FROM f JOIN p ON p.task_id = f.task_id
-        WHERE f.stage IN ('T1', 'T2') AND p.t1_id IS NOT NULL AND p.t2_id IS NOT NULL
-          AND f.rollout_id IN (p.t1_id, p.t2_id)
+        FROM f JOIN _curation_pairs p ON p.task_id = f.task_id
+        WHERE f.rollout_id IN (p.t1_id, p.t2_id)
         GROUP BY p.task_id, p.t1_id, p.t2_id
         HAVING {need}
     """
@@ -215,7 +270,7 @@ def _pairs_sql(store: Store, spec: FilterSpec) -> tuple[str, list[Any]]:
 
 def count_pairs(store: Store, spec: FilterSpec) -> int:
     with store.lock:
-        sql, params = _pairs_sql(store, spec)
+        sql, params = _pairs_sql(store, spec, lean=True)
         return int(store.fetchone(f"SELECT count(*) FROM ({sql})", params)[0])
 
 
@@ -246,7 +301,7 @@ def recall_histogram(store: Store, spec: FilterSpec, bins: int = 10) -> dict[str
     if bins < 1:
         raise StoreError("bins must be >= 1")
     with store.lock:
-        sql, params = _filtered_sql(store, spec, "r.task_id, sc.recall")
+        sql, params = _filtered_sql(store, spec, "r.task_id, sc.recall")  # joins scores only
         rows = store.fetchall(f"""
             WITH t AS (SELECT DISTINCT task_id, recall FROM ({sql}) WHERE task_id IS NOT NULL)
             SELECT CASE WHEN recall IS NULL THEN -1 ELSE least(CAST(floor(recall * ?) AS INTEGER), ? - 1) END
@@ -312,7 +367,9 @@ def load_messages(store: Store, rollout_ids: Sequence[int]) -> dict[int, list[di
     cur = store.execute(
         "SELECT rollout_id, role, content, reasoning, CAST(tool_calls AS VARCHAR) AS tool_calls, tool_call_id,"
         " name, tokens, prompt_tokens, completion_tokens, model_latency_ms, tool_time_ms, tool_error"
-        " FROM messages WHERE list_contains(?, rollout_id) ORDER BY rollout_id, idx", [list(out)])
+        # The BETWEEN lets DuckDB skip row groups by their min/max (messages arrive in rollout order).
+        " FROM messages WHERE rollout_id BETWEEN ? AND ? AND rollout_id IN (SELECT unnest(?::INTEGER[]))"
+        " ORDER BY rollout_id, idx", [min(out), max(out), list(out)])
     cols = [d[0] for d in cur.description]
     for row in cur.fetchall():
         d = dict(zip(cols, row))
@@ -399,10 +456,12 @@ def record_dataset(store: Store, *, name: str, path: str, format: str, filters: 
             "INSERT INTO datasets (name, path, format, filters, tokenizer, max_len, n_examples)"
             " VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [name, path, format, json.dumps(filters), tokenizer, max_len, len(examples)])
-        if examples:
-            store.conn.executemany(
-                "INSERT INTO dataset_examples VALUES (?, ?, ?, ?, ?)",
-                [[did, e.rollout_id, e.position, e.truncation_ratio, e.n_tokens] for e in examples])
+        if examples:  # one statement: executemany is row by row
+            store.execute(
+                "INSERT INTO dataset_examples SELECT ?, unnest(?::INTEGER[]), unnest(?::INTEGER[]),"
+                " unnest(?::DOUBLE[]), unnest(?::INTEGER[])",
+                [did, [e.rollout_id for e in examples], [e.position for e in examples],
+                 [e.truncation_ratio for e in examples], [e.n_tokens for e in examples]])
     return did
 
 
@@ -432,5 +491,5 @@ def rollout_meta(store: Store, rollout_ids: Sequence[int], recall_mode: str = "s
         LEFT JOIN (SELECT task_id, arg_max(recall, created_at) AS recall FROM scores WHERE mode = ?
                    GROUP BY task_id) sc ON sc.task_id = r.task_id
         LEFT JOIN rollout_sources src ON src.rollout_id = r.id
-        WHERE list_contains(?, r.id)""", [recall_mode, list(rollout_ids)])
+        WHERE r.id IN (SELECT unnest(?::INTEGER[]))""", [recall_mode, list(rollout_ids)])
     return {int(d["rollout_id"]): d for d in rows}

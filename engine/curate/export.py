@@ -181,9 +181,19 @@ def _example(msgs: list[Message], row: dict[str, Any], opts: ExportOptions, toke
     oa = oa[:t.kept]
     if opts.format == "hermes":
         record: dict[str, Any] = {"messages": hermes_messages(oa, tools), "meta": _meta(row, t)}
-    else:
-        record = {"messages": oa, "tools": tools, "meta": _meta(row, t)}
-    return t, json.dumps(record, ensure_ascii=False) + "\n"
+        return t, json.dumps(record, ensure_ascii=False) + "\n"
+    # Same bytes as json.dumps of {"messages", "tools", "meta"}; the tools part is serialized once.
+    return t, ('{"messages": ' + json.dumps(oa, ensure_ascii=False) + ', "tools": ' + _tools_json(tools)
+               + ', "meta": ' + json.dumps(_meta(row, t), ensure_ascii=False) + "}\n")
+
+
+_TOOLS_JSON: list[Any] = [None, ""]  # (the list last serialized, held so its id cannot be reused; its JSON)
+
+
+def _tools_json(tools: list[dict[str, Any]]) -> str:
+    if _TOOLS_JSON[0] is not tools:
+        _TOOLS_JSON[:] = [tools, json.dumps(tools, ensure_ascii=False)]
+    return _TOOLS_JSON[1]
 
 
 def _write(store: Store, rows: list[dict[str, Any]], out: Path, opts: ExportOptions,

@@ -94,12 +94,23 @@ def estimate_tokens(message: dict[str, Any]) -> int:
     return 4 + (chars + 3) // 4
 
 
+def _tools_estimate(tools: list[dict] | None) -> int:
+    if not tools:
+        return 0
+    if _TOOLS_EST[0] is not tools:  # the exporter passes the same list for every example
+        _TOOLS_EST[:] = [tools, (len(json.dumps(tools)) + 3) // 4]
+    return _TOOLS_EST[1]
+
+
+_TOOLS_EST: list[Any] = [None, 0]  # (the list last measured, held so its id cannot be reused; tokens)
+
+
 def truncate_estimated(messages: Sequence[dict[str, Any]], max_len: int,
                        tools: list[dict] | None = None) -> Truncation:
     total = len(messages)
     if not _assistant_cuts(messages):
         return Truncation(0, total, 0, "the chat has no assistant turn")
-    prefix = [(len(json.dumps(tools)) + 3) // 4 if tools else 0]
+    prefix = [_tools_estimate(tools)]
     for m in messages:
         prefix.append(prefix[-1] + estimate_tokens(m))
     if prefix[-1] <= max_len:
@@ -119,16 +130,26 @@ def truncate_with_tokenizer(messages: Sequence[dict[str, Any]], tokenizer, max_l
     def render(k: int) -> str:
         return tokenizer.apply_chat_template(msgs[:k], tools=tools, tokenize=False)
 
+    # The Rust tokenizer directly when there is one: transformers' per-call Python wrapping (offsets to
+    # lists, BatchEncoding) costs as much as the tokenization itself.
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+
     def count(text: str) -> int:
+        if backend is not None:
+            return len(backend.encode(text, add_special_tokens=False).ids)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
     full = render(total)
-    try:
-        enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-        starts: list[int] | None = [s for s, _ in enc["offset_mapping"]]
-        n_full = len(enc["input_ids"])
-    except (NotImplementedError, ValueError):  # slow tokenizers have no offsets
-        starts, n_full = None, count(full)
+    starts: list[int] | None
+    if backend is not None:
+        enc = backend.encode(full, add_special_tokens=False)
+        starts, n_full = [s for s, _ in enc.offsets], len(enc.ids)
+    else:
+        try:
+            enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+            starts, n_full = [s for s, _ in enc["offset_mapping"]], len(enc["input_ids"])
+        except (NotImplementedError, ValueError):  # slow tokenizers have no offsets
+            starts, n_full = None, count(full)
     if n_full <= max_len:
         return Truncation(total, total, n_full)
 
