@@ -31,6 +31,16 @@ def reject_me(x):
 def fail_me(x):
     total = x ** 2
     return total
+
+
+def noop_me(x):
+    total = x % 7
+    return total
+
+
+def picky_me(x):
+    total = x // 2
+    return total
 '''
 
 SCENARIOS = {
@@ -39,6 +49,8 @@ SCENARIOS = {
                          t2_old="    result = total", t2_new="    result = int(total)"),
     "reject_me": Scenario("calc.py", "    total = x - 3", "    total = x - 3.0", judge_yes=False),
     "fail_me": Scenario("calc.py", "    total = x ** 2", "    total = x * x", never_submit=True),
+    "noop_me": Scenario("calc.py", "    total = x % 7", "", no_edit=True),
+    "picky_me": Scenario("calc.py", "    total = x // 2", "    total = int(x // 2)", bad_first_pr=True),
 }
 
 

@@ -28,6 +28,9 @@ class Scenario:
     t2_old: str | None = None   # rollout 2 edits this line instead (the pair drifts)
     judge_yes: bool = True
     never_submit: bool = False
+    no_edit: bool = False        # rollout 1 submits without changing anything
+    bad_first_pr: bool = False   # the first PR says the problem is already fixed (must be retried)
+    delay_s: float = 0.0         # a slow conversation (rollout 1 of this function only)
 
 
 @dataclass
@@ -35,6 +38,7 @@ class ScriptedTeacher:
     scenarios: dict[str, Scenario]
     delay_s: float = 0.0
     calls: list[str] = field(default_factory=list)
+    pr_count: dict[str, int] = field(default_factory=dict)
 
     def _function(self, text: str) -> str | None:
         for name in self.scenarios:
@@ -56,6 +60,10 @@ class ScriptedTeacher:
                               else "NO. The change does not address the instruction.", delay_s=self.delay_s)
         if system == PR_SYSTEM:
             self.calls.append(f"pr:{fn}")
+            self.pr_count[fn] = self.pr_count.get(fn, 0) + 1
+            if sc.bad_first_pr and self.pr_count[fn] == 1:
+                return text_reply(f"`{fn}` misbehaved {PR_MARK}\n\nCalling `{fn}` returned a wrong value, but this "
+                                  "has been fixed already by guarding the input.", delay_s=self.delay_s)
             return text_reply(f"`{fn}` gives a wrong result {PR_MARK}\n\nWhen I call `{fn}` in `{sc.file}` with "
                               "ordinary arguments the value it returns is not what its description promises. "
                               f"To reproduce, import it and call `{fn}(3)`.", delay_s=self.delay_s)
@@ -66,6 +74,13 @@ class ScriptedTeacher:
         self.calls.append(f"{stage}:{fn}:{turn}")
         if sc.never_submit and stage == "T1":
             return tool_call_reply("bash", {"command": "ls"}, reasoning="Looking around.", delay_s=self.delay_s)
+
+        delay = self.delay_s + (sc.delay_s if stage == "T1" else 0.0)
+        if sc.no_edit and stage == "T1":
+            plan_noop = [("str_replace_editor", {"command": "view", "path": path}, "Read the code first."),
+                         ("submit", {}, "Nothing to change.")]
+            name, args, why = plan_noop[min(turn, 1)]
+            return tool_call_reply(name, args, reasoning=why, delay_s=delay)
         new = sc.t1_new if stage == "T1" or sc.t2_new is None else sc.t2_new
         old = sc.t2_old if stage == "T2" and sc.t2_old else sc.old
         plan = [
@@ -76,5 +91,5 @@ class ScriptedTeacher:
             ("submit", {}, "Done."),
         ]
         name, args, why = plan[min(turn, len(plan) - 1)]
-        return tool_call_reply(name, args, reasoning=why, delay_s=self.delay_s,
+        return tool_call_reply(name, args, reasoning=why, delay_s=delay,
                                prompt_tokens=100 + 10 * turn, completion_tokens=20)

@@ -22,7 +22,7 @@ def register(store, repo: Path, name: str = "calc") -> None:
 
 
 def config(server, **kw) -> GenerateConfig:
-    base = dict(repo="calc", pairs=4, concurrency=4, model="scripted-teacher", base_urls=[server.base_url],
+    base = dict(repo="calc", pairs=6, concurrency=4, model="scripted-teacher", base_urls=[server.base_url],
                 provider="openai", seed=1, step_limit=6, temperature=0.0)
     return GenerateConfig(**{**base, **kw})
 
@@ -36,11 +36,11 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
     by_fn = {t.function: t for t in tq.tasks_for_run(store, summary.run_id)}
     assert {fn: t.state for fn, t in by_fn.items()} == {
         "keep_me": "kept", "drift_me": "below_threshold", "reject_me": "judged_invalid",
-        "fail_me": "rollout_failed:step_limit"}
+        "fail_me": "rollout_failed:step_limit", "noop_me": "empty_patch", "picky_me": "kept"}
     assert all(t.reason for t in by_fn.values())  # every state says why
-    assert summary.counts == {"below_threshold": 1, "judged_invalid": 1, "kept": 1,
+    assert summary.counts == {"below_threshold": 1, "judged_invalid": 1, "kept": 2, "empty_patch": 1,
                               "rollout_failed:step_limit": 1}
-    assert summary.kept == 1 and summary.scored == 2 and summary.status == "finished"
+    assert summary.kept == 2 and summary.scored == 3 and summary.status == "finished"
 
     def stages(fn: str) -> list[tuple[str, str]]:
         return [(r.stage, r.exit_reason) for r in list_rollouts(store, task_id=by_fn[fn].id)]
@@ -49,6 +49,7 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
     assert stages("drift_me") == [("T1", "submitted"), ("T2", "submitted")]
     assert stages("reject_me") == [("T1", "submitted")]
     assert stages("fail_me") == [("T1", "step_limit")]
+    assert stages("noop_me") == [("T1", "submitted")]
 
     # Scores: both recall modes per scored pair; the kept pair matched every target line.
     keep_scores = {s.mode: s for s in tq.scores_for_task(store, by_fn["keep_me"].id)}
@@ -66,6 +67,11 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
     assert t2.task_text == keep_pr.pr_text
     rejected = tq.pr_attempts(store, by_fn["reject_me"].id)
     assert [(a.judge_verdict, a.accepted) for a in rejected] == [(False, False)]
+    # A PR that breaks the rules is recorded with why, and written again (the judge is asked once).
+    picky = tq.pr_attempts(store, by_fn["picky_me"].id)
+    assert [(a.attempt, a.accepted) for a in picky] == [(1, False), (2, True)]
+    assert "already fixed" in picky[0].error
+    assert teacher_server.teacher.calls.count("judge:picky_me") == 1
 
     # Every message of the trajectory was persisted: view, edit, bash, submit (+ tool results).
     t1 = [r for r in list_rollouts(store, task_id=by_fn["keep_me"].id) if r.stage == "T1"][0]
@@ -81,10 +87,10 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
 
     kinds = [type(e) for e in events]
     assert kinds[0] is RunStarted and kinds[-1] is RunFinished
-    assert sum(isinstance(e, PairScored) for e in events) == 2
+    assert sum(isinstance(e, PairScored) for e in events) == 3
     assert any(isinstance(e, PRWritten) and e.judge_verdict is False for e in events)
     finals = [e for e in events if isinstance(e, TaskStateChanged) and e.state != "running"]
-    assert len(finals) == 4
+    assert len(finals) == 6
     assert get_run(store, summary.run_id).status == "finished"
 
 
@@ -107,10 +113,10 @@ async def test_cancel_marks_in_flight_and_pending_tasks_cancelled_then_resume_fi
     bus.subscribe(lambda e: cancel.set() if type(e).__name__ == "RolloutStarted" else None)
     summary = await run_generate(store, workspace, config(teacher_server, concurrency=2), bus=bus, cancel=cancel)
     assert summary.status == "cancelled"
-    assert set(summary.counts) == {"cancelled"} and summary.counts["cancelled"] == 4
+    assert set(summary.counts) == {"cancelled"} and summary.counts["cancelled"] == 6
     teacher_server.teacher.delay_s = 0.0
     done = await resume_generate(store, workspace, summary.run_id)
-    assert done.status == "finished" and "cancelled" not in done.counts and sum(done.counts.values()) == 4
+    assert done.status == "finished" and "cancelled" not in done.counts and sum(done.counts.values()) == 6
     for t in tq.tasks_for_run(store, summary.run_id):
         # a cancelled rollout is kept as a record, and redone once
         finished = [r for r in list_rollouts(store, task_id=t.id) if r.exit_reason != "cancelled"]
@@ -129,3 +135,25 @@ async def test_bad_input_is_one_line_and_creates_nothing(workspace, store, calc_
     with pytest.raises(GenerateError, match="--pairs"):
         await run_generate(store, workspace, config(teacher_server, pairs=0))
     assert store.fetchone("SELECT count(*) FROM runs")[0] == 0
+
+
+async def test_a_slow_conversation_does_not_stall_the_others(workspace, store, make_repo) -> None:
+    """One task's teacher turns are slow; with 2 in flight, the other tasks flow through the free slot."""
+    from engine.loopback import ScriptedOpenAIServer
+    from tests.svg.teacher import Scenario, ScriptedTeacher
+
+    repo = make_repo({"ops.py": "".join(f"def {n}(x):\n    value = x + {i}\n    return value\n\n\n"
+                                         for i, n in enumerate(["slow_one", "quick_a", "quick_b"]))}, name="ops")
+    scen = {n: Scenario("ops.py", f"    value = x + {i}", f"    value = x + {i} + 0",
+                        delay_s=1.0 if n == "slow_one" else 0.0)
+            for i, n in enumerate(["slow_one", "quick_a", "quick_b"])}
+    register(store, repo)
+    with ScriptedOpenAIServer(ScriptedTeacher(scen), model="m") as server:
+        bus, order = EventBus(), []
+        bus.subscribe(lambda e: order.append(e.task_id) if isinstance(e, TaskStateChanged)
+                      and e.state != "running" else None)
+        cfg = config(server, pairs=3, concurrency=2, categories=["generic"])
+        summary = await run_generate(store, workspace, cfg, bus=bus)
+    fn_of = {t.id: t.function for t in tq.tasks_for_run(store, summary.run_id)}
+    assert [fn_of[i] for i in order][-1] == "slow_one"  # the slow one finishes last...
+    assert sorted(fn_of[i] for i in order[:2]) == ["quick_a", "quick_b"]  # ...the others did not wait for it
