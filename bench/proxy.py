@@ -19,14 +19,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import anthropic  # noqa: E402
-import openai  # noqa: E402
+import anthropic
+import openai
 
-from engine.loopback import ScriptedOpenAIServer, _stream_chunks, text_reply  # noqa: E402
-from engine.proxy.app import ProxyConfig, create_app  # noqa: E402
-from engine.proxy.stream import StreamTranslator, sse  # noqa: E402
-from engine.proxy.translate import to_openai  # noqa: E402
-from engine.serve.threaded import ServerThread  # noqa: E402
+from engine.loopback import ScriptedOpenAIServer, _stream_chunks, text_reply
+from engine.proxy.app import ProxyConfig, create_app
+from engine.proxy.stream import StreamTranslator, sse
+from engine.proxy.translate import to_openai
+from engine.serve.threaded import ServerThread
 
 TEXT = ("The function returns early when the cache is empty, so the caller never sees the error. " * 46)[:4000]
 

@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import openai  # noqa: E402
+import openai
 
-from engine.serve.hf_backend import HFBackend  # noqa: E402
-from engine.serve.openai_app import create_app  # noqa: E402
-from engine.serve.threaded import ServerThread  # noqa: E402
-from engine.serve.tiny import build_tiny_model  # noqa: E402
-from engine.tools.schema import openai_tools  # noqa: E402
+from engine.serve.hf_backend import HFBackend
+from engine.serve.openai_app import create_app
+from engine.serve.threaded import ServerThread
+from engine.serve.tiny import build_tiny_model
+from engine.tools.schema import openai_tools
 
 
 class Force:

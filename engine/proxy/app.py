@@ -146,7 +146,7 @@ def create_app(config: ProxyConfig) -> Starlette:
             while True:
                 try:
                     kind, item = await asyncio.wait_for(queue.get(), PING_EVERY_S)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     yield sse({"type": "ping"})  # keeps clients' idle timers from firing
                     continue
                 if kind == "chunk":

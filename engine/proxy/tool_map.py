@@ -30,7 +30,7 @@ from engine.tools.schema import BASH_TOOL, EDITOR_TOOL, SUBMIT_TOOL, openai_tool
 
 MAPPED_CLAUDE_TOOLS = frozenset({"Read", "Write", "Edit", "Bash"})
 _CWD_RE = re.compile(r"(?:Primary w|W)orking directory:\s*(\S+)")
-_ARROW_LINE = re.compile(r"^(\s*\d+)→", re.M)
+_ARROW_LINE = re.compile(r"^(\s*\d+)→", re.MULTILINE)
 
 
 def swe_tools() -> list[dict[str, Any]]:
@@ -46,7 +46,7 @@ def find_cwd(system_text: str) -> str | None:
 class ToolMapper:
     """Stateless rules plus a small id -> original-call memory so round trips are exact."""
 
-    def __init__(self, cwd: str | None = None, memory: "OrderedDict[str, tuple[str, str]] | None" = None):
+    def __init__(self, cwd: str | None = None, memory: OrderedDict[str, tuple[str, str]] | None = None):
         self.cwd = cwd
         self._memory = memory if memory is not None else OrderedDict()
 

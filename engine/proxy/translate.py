@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.proxy.errors import invalid
-from engine.proxy.tool_map import MAPPED_CLAUDE_TOOLS, ToolMapper, find_cwd, swe_tools
+from engine.proxy.tool_map import ToolMapper, find_cwd, swe_tools
 from engine.serve.output_parser import parse_output
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
@@ -244,9 +244,7 @@ def from_openai(resp: dict[str, Any], tr: Translated) -> dict[str, Any]:
         stop = "tool_use"
     elif stop == "tool_use" or submitted:
         stop = "end_turn"
-    stop_seq = None
-    if stop == "end_turn" and tr.stop_sequences and choice.get("finish_reason") == "stop":
-        stop_seq = None  # OpenAI servers do not say which stop string matched
+    stop_seq = None  # OpenAI-compatible servers do not say which stop string matched
     usage = resp.get("usage") or {}
     return {
         "id": new_message_id(), "type": "message", "role": "assistant", "model": tr.requested_model,

@@ -75,7 +75,7 @@ class HFBackend:
 
     @classmethod
     def load(cls, model_path: str, *, adapter: str | None = None, name: str | None = None, dtype: str = "auto",
-             max_model_len: int | None = None) -> "HFBackend":
+             max_model_len: int | None = None) -> HFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -98,7 +98,12 @@ class HFBackend:
     def generate(self, prompt: str, params: GenParams, stats: GenStats) -> Iterator[str]:
         """Yield decoded text pieces as they are generated; fills `stats` when done."""
         import torch
-        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import (
+            LogitsProcessorList,
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TextIteratorStreamer,
+        )
 
         ids = self.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(self.model.device)
         n_prompt = ids["input_ids"].shape[1]

@@ -88,7 +88,7 @@ class VLLMServer:
         self.proc: subprocess.Popen | None = None
         self.tail: deque[str] = deque(maxlen=50)
 
-    def start(self, *, timeout_s: float = 900.0, echo: bool = True) -> "VLLMServer":
+    def start(self, *, timeout_s: float = 900.0, echo: bool = True) -> VLLMServer:
         import threading
 
         self.proc = subprocess.Popen(self.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -11,11 +10,11 @@ from sera_tui.commands.common import fail, open_store, print_json
 
 
 def budget(
-    csv: Optional[Path] = typer.Option(None, "--csv", help="CSV with `cost` and `score` columns (default: the "
+    csv: Path | None = typer.Option(None, "--csv", help="CSV with `cost` and `score` columns (default: the "
                                                            "workspace's finished eval runs that recorded --budget-cost)."),
-    target: Optional[float] = typer.Option(None, "--target", help="Score to reach; prints the predicted cost."),
-    repo: Optional[str] = typer.Option(None, "--repo", help="Only eval runs of this repo."),
-    model: Optional[str] = typer.Option(None, "--model", help="Only eval runs of this model name."),
+    target: float | None = typer.Option(None, "--target", help="Score to reach; prints the predicted cost."),
+    repo: str | None = typer.Option(None, "--repo", help="Only eval runs of this repo."),
+    model: str | None = typer.Option(None, "--model", help="Only eval runs of this model name."),
     plot: bool = typer.Option(False, "--plot", help="Draw the points and the fitted curve in the terminal."),
     json_out: bool = typer.Option(False, "--json", help="Print the fit as JSON."),
 ) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -32,20 +32,20 @@ def _per_model(entry: dict[str, Any], seeds: int) -> list[str]:
 
 
 def eval_(
-    model: List[str] = typer.Option(..., "--model", help="Model name (repeat for several, side by side)."),
-    base_url: Optional[List[str]] = typer.Option(None, "--base-url", help="Endpoint of each --model, in order "
+    model: list[str] = typer.Option(..., "--model", help="Model name (repeat for several, side by side)."),
+    base_url: list[str] | None = typer.Option(None, "--base-url", help="Endpoint of each --model, in order "
                                                                           "(one for all, or one per model)."),
-    provider: Optional[List[str]] = typer.Option(None, "--provider", help="openai | anthropic | demo (one for all, "
+    provider: list[str] | None = typer.Option(None, "--provider", help="openai | anthropic | demo (one for all, "
                                                                           "or one per model; default openai)."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SERA_EVAL_API_KEY", help="API key for the endpoints."),
+    api_key: str | None = typer.Option(None, "--api-key", envvar="SERA_EVAL_API_KEY", help="API key for the endpoints."),
     tasks: str = typer.Option("heldout", "--tasks", help="`heldout` (the repo's held-out pairs) or a JSONL task file."),
     seeds: int = typer.Option(3, "--seeds", help="Independent runs per task (report mean ± std over them)."),
-    repo: Optional[str] = typer.Option(None, "--repo", help="Registered repo name (required for --tasks heldout)."),
-    heldout_fraction: Optional[float] = typer.Option(None, "--heldout-fraction",
+    repo: str | None = typer.Option(None, "--repo", help="Registered repo name (required for --tasks heldout)."),
+    heldout_fraction: float | None = typer.Option(None, "--heldout-fraction",
                                                      help="First hold out this fraction of the repo's pairs "
                                                           "(recorded; never exported for training)."),
     split_seed: int = typer.Option(0, "--split-seed", help="Seed of the held-out draw."),
-    budget_cost: Optional[List[float]] = typer.Option(None, "--budget-cost",
+    budget_cost: list[float] | None = typer.Option(None, "--budget-cost",
                                                       help="What it cost to make each model (for `sera budget`)."),
     step_limit: int = typer.Option(115, "--step-limit", help="Agent step limit (SERA: 115)."),
     temperature: float = typer.Option(0.6, "--temperature", help="Sampling temperature (SERA: 0.6)."),

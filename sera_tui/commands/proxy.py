@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 
 from sera_tui.commands.common import fail
@@ -14,9 +12,9 @@ def proxy(
     model: str = typer.Option(..., "--model", help="Model name to request upstream (e.g. the served name)."),
     port: int = typer.Option(8080, "--port", help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback unless told otherwise)."),
-    api_key: Optional[str] = typer.Option(None, "--api-key", envvar="SERA_PROXY_API_KEY",
+    api_key: str | None = typer.Option(None, "--api-key", envvar="SERA_PROXY_API_KEY",
                                           help="Refuse requests without this key (x-api-key or Bearer)."),
-    upstream_api_key: Optional[str] = typer.Option(None, "--upstream-api-key", envvar="SERA_UPSTREAM_API_KEY",
+    upstream_api_key: str | None = typer.Option(None, "--upstream-api-key", envvar="SERA_UPSTREAM_API_KEY",
                                                    help="Key sent to the upstream server."),
     map_tools: bool = typer.Option(False, "--map-tools",
                                    help="Show the model our SWE-agent tools and map Claude Code's Read/Write/Edit/"

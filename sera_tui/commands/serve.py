@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -12,19 +11,19 @@ from sera_tui.commands.common import fail
 
 def serve(
     model: str = typer.Option(..., "--model", help="Model path (or HF id for vLLM)."),
-    adapter: Optional[Path] = typer.Option(None, "--adapter", help="LoRA adapter directory (from `sera train`)."),
+    adapter: Path | None = typer.Option(None, "--adapter", help="LoRA adapter directory (from `sera train`)."),
     backend: str = typer.Option("transformers", "--backend", help="transformers | vllm"),
     port: int = typer.Option(8000, "--port"),
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind (loopback unless told otherwise)."),
-    served_name: Optional[str] = typer.Option(None, "--served-name",
+    served_name: str | None = typer.Option(None, "--served-name",
                                               help="Model name clients request (default: adapter/model dir name)."),
-    max_model_len: Optional[int] = typer.Option(None, "--max-model-len", help="Context length (SERA: 32768)."),
+    max_model_len: int | None = typer.Option(None, "--max-model-len", help="Context length (SERA: 32768)."),
     tool_call_parser: str = typer.Option("hermes", "--tool-call-parser", help="vLLM tool-call parser."),
-    reasoning_parser: Optional[str] = typer.Option(None, "--reasoning-parser",
+    reasoning_parser: str | None = typer.Option(None, "--reasoning-parser",
                                                    help="vLLM reasoning parser (qwen3, deepseek_r1, …)."),
     dtype: str = typer.Option("auto", "--dtype", help="auto | float16 | bfloat16 | float32"),
     print_command: bool = typer.Option(False, "--print-command", help="vllm: print the command line and exit."),
-    vllm_arg: Optional[List[str]] = typer.Option(None, "--vllm-arg", help="Extra argument for `vllm serve` "
+    vllm_arg: list[str] | None = typer.Option(None, "--vllm-arg", help="Extra argument for `vllm serve` "
                                                                           "(repeatable)."),
 ) -> None:
     if backend not in ("transformers", "vllm"):
@@ -56,7 +55,7 @@ def serve(
 
     try:
         code = run(cfg, on_ready=ready)
-    except Exception as exc:  # noqa: BLE001 - one line for the user, whatever failed
+    except Exception as exc:
         from engine.serve.vllm import VLLMError
 
         if isinstance(exc, (VLLMError, OSError, ValueError)):

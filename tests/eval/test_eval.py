@@ -9,9 +9,9 @@ import statistics
 import pytest
 from typer.testing import CliRunner
 
+from engine.agent import AgentConfig
 from engine.eval import EvalConfig, ModelSpec, load_task_file, run_eval
 from engine.events import EvalProgress, EventBus, RunFinished
-from engine.agent import AgentConfig
 from sera_tui.cli import app
 from store import evals as q
 

@@ -4,6 +4,7 @@ a fixed text (a logits processor that forces the tokens: the server's parsing pa
 from __future__ import annotations
 
 import pytest
+from pathlib import Path
 
 from engine.serve.tiny import build_tiny_model
 
