@@ -189,12 +189,12 @@ class CurateScreen(Screen):
                 yield Input(placeholder="any (SERA: 600)", id="max-tool-tokens", type="number", compact=True)
                 yield Label("Max steps")
                 yield Input(placeholder="any", id="max-steps", type="integer", compact=True)
-                yield Label("Categories (comma-separated)")
-                yield Input(placeholder="any", id="categories", compact=True)
+                yield Label("Categories")
+                yield SelectionList[str](id="categories", compact=True)
                 yield Label("Review verdict")
                 yield SelectionList[str](*(Selection(v, v) for v in VERDICTS), id="verdicts", compact=True)
                 yield Label("Repo")
-                yield Input(placeholder="any", id="repo", compact=True)
+                yield Select([], prompt="any", id="repo", compact=True)
                 yield Label("Run id")
                 yield Input(placeholder="any", id="run-id", type="integer", compact=True)
                 yield Static("", id="filter-error", classes="invalid-note")
@@ -215,7 +215,51 @@ class CurateScreen(Screen):
         self.sub_title = "Curate"
         table = self.query_one("#pairs", DataTable)
         table.add_columns("task", "function", "state", "recall", "verdict", "category")
+        self._load_choices()
         self._refresh_now()
+
+    def on_screen_resume(self) -> None:
+        # Pairs, verdicts and datasets change on other screens: re-count when coming back.
+        if self.is_mounted and self._seq:
+            self._load_choices()
+            self._refresh_now()
+
+    # -- choices offered by the form (from what the store holds) ---------------------------------
+    class Choices(Message):
+        def __init__(self, states: list[str], categories: list[str], repos: list[str]) -> None:
+            super().__init__()
+            self.states, self.categories, self.repos = states, categories, repos
+
+    @work(thread=True, exclusive=True, group="curate-choices")
+    def _load_choices(self) -> None:
+        try:
+            from store import curation
+            from store.repos import list_repos
+
+            store = self.app.store  # type: ignore[attr-defined]
+            st = curation.stats(store, FilterSpec(submitted_only=False))
+            known = [k for k in st["by_state"] if k != "(none)"]
+            cats = sorted(k for k in st["by_category"] if k != "(none)")
+            self.post_message(self.Choices(known, cats, [r.name for r in list_repos(store)]))
+        except Exception:  # the query worker reports store problems; the form keeps its defaults
+            return
+
+    def on_curate_screen_choices(self, msg: "CurateScreen.Choices") -> None:
+        self._applying = True  # adding options is not a filter change
+        try:
+            states = self.query_one("#states", SelectionList)
+            have = {states.get_option_at_index(i).value for i in range(states.option_count)}
+            states.add_options([Selection(s, s) for s in sorted(set(msg.states) - have)])
+            cats = self.query_one("#categories", SelectionList)
+            have = {cats.get_option_at_index(i).value for i in range(cats.option_count)}
+            cats.add_options([Selection(c, c) for c in msg.categories if c not in have])
+            repo = self.query_one("#repo", Select)
+            current = repo.value
+            repo.set_options([(r, r) for r in msg.repos])
+            if current in msg.repos:
+                repo.value = current
+        finally:
+            self._applying = False
 
     # -- reading the form ------------------------------------------------------------------------
     def _number(self, wid: str, kind: type, errors: list[str], name: str, lo: float | None = None,
@@ -239,8 +283,9 @@ class CurateScreen(Screen):
         errors: list[str] = []
         states = list(self.query_one("#states", SelectionList).selected)
         verdicts = list(self.query_one("#verdicts", SelectionList).selected)
-        cats = [c.strip() for c in self.query_one("#categories", Input).value.split(",") if c.strip()]
-        repo = self.query_one("#repo", Input).value.strip()
+        cats = list(self.query_one("#categories", SelectionList).selected)
+        repo_value = self.query_one("#repo", Select).value
+        repo = repo_value if isinstance(repo_value, str) else None
         spec = FilterSpec(
             min_recall=self._number("min-recall", float, errors, "min recall", 0.0, 1.0),
             recall_mode=self.query_one("#recall-mode", Select).value,  # type: ignore[arg-type]
@@ -271,13 +316,17 @@ class CurateScreen(Screen):
             self.query_one("#max-patch-lines", Input).value = num(spec.max_patch_lines)
             self.query_one("#max-tool-tokens", Input).value = num(spec.max_mean_tool_tokens)
             self.query_one("#max-steps", Input).value = num(spec.max_steps)
-            self.query_one("#categories", Input).value = ", ".join(spec.categories or [])
-            self.query_one("#repo", Input).value = spec.repo or ""
+            repo = self.query_one("#repo", Select)
+            repo.value = spec.repo if spec.repo else Select.NULL
             self.query_one("#run-id", Input).value = num(spec.run_id)
-            for wid, chosen in (("#states", spec.states), ("#verdicts", spec.verdicts)):
+            for wid, chosen in (("#states", spec.states), ("#verdicts", spec.verdicts),
+                                ("#categories", spec.categories)):
                 sl = self.query_one(wid, SelectionList)
                 sl.deselect_all()
+                have = {sl.get_option_at_index(i).value for i in range(sl.option_count)}
                 for v in chosen or []:
+                    if v not in have:  # e.g. a category no pair has yet: still a valid filter value
+                        sl.add_option(Selection(v, v))
                     sl.select(v)
         finally:
             self._applying = False

@@ -178,6 +178,10 @@ class EvalScreen(Screen):
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#eval-status", Static).update(Text(text, style=style))
 
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and not self.running:
+            self.action_reload()
+
     # -- past runs -------------------------------------------------------------------------------
     def action_reload(self) -> None:
         self._load_runs()

@@ -154,6 +154,11 @@ class ReviewScreen(Screen):
         self.sub_title = "Review queue"
         self.action_reload()
 
+    def on_screen_resume(self) -> None:
+        # New pairs may have been scored meanwhile; a session in progress keeps its queue and undo stack.
+        if self.is_mounted and self.index >= len(self.queue) and not self.busy:
+            self.action_reload()
+
     # -- queue -----------------------------------------------------------------------------------
     def action_reload(self) -> None:
         self.query_one("#progress", Static).update("Loading the review queue…")

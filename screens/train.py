@@ -172,6 +172,10 @@ class TrainScreen(Screen):
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#train-status", Static).update(Text(text, style=style))
 
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.action_reload()  # exports and runs made elsewhere show up
+
     # -- past runs -------------------------------------------------------------------------------
     def action_reload(self) -> None:
         self._load_runs()

@@ -204,3 +204,39 @@ def test_review_snapshot(snap_compare, make_app, size, theme):
         await open_review(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+async def test_a_verdict_shows_up_in_the_curate_filter(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        def curate_rows() -> list[tuple[str, str]]:
+            table = app.screen.query_one("#pairs")
+            return [(str(table.get_row_at(i)[0]), str(table.get_row_at(i)[4])) for i in range(table.row_count)]
+
+        await pilot.press("3")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        app.screen.query_one("#verdicts").select("reject")
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert curate_rows() == []
+        await open_review(pilot)
+        await pilot.press("r")  # reject task 2
+        await settle(pilot)
+        await pilot.press("3")  # back to Curate: it re-counts on resume
+        await pilot.pause(0.4)
+        await settle(pilot)
+        assert curate_rows() == [("2", "reject")]
+
+
+async def test_o_opens_the_inspector_on_the_current_pair(make_app):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_review(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "PairInspectorScreen" and app.screen.task_id == 2
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ReviewScreen" and shown_task(app) == 2
