@@ -18,7 +18,7 @@ class DeviceInfo:
     bitsandbytes: bool
 
     @classmethod
-    def probe(cls) -> "DeviceInfo":
+    def probe(cls) -> DeviceInfo:
         import torch
 
         cuda = torch.cuda.is_available()

@@ -50,9 +50,7 @@ QWEN_STYLE_TEMPLATE = (
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 TAGS = ["<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
 
-_WORDS = ("the function parse config returns none when the file is missing so we check the path first "
-          "then read lines and split on equals raise value error if key empty test passes now submit "
-          "def return import self class if else for in while try except with open print len list dict").split()
+_WORDS = ["the", "function", "parse", "config", "returns", "none", "when", "the", "file", "is", "missing", "so", "we", "check", "the", "path", "first", "then", "read", "lines", "and", "split", "on", "equals", "raise", "value", "error", "if", "key", "empty", "test", "passes", "now", "submit", "def", "return", "import", "self", "class", "if", "else", "for", "in", "while", "try", "except", "with", "open", "print", "len", "list", "dict"]
 
 
 def synthetic_chat(rng: random.Random, turns: int, words_per_turn: int = 12) -> dict[str, Any]:
@@ -119,16 +117,19 @@ def build_tokenizer(out_dir: str | Path | None = None, vocab_size: int = 600,
 
 def build_model(out_dir: str | Path, *, arch: str = "llama", layers: int = 2, hidden: int = 64, heads: int = 4,
                 kv_heads: int | None = None, intermediate: int | None = None, max_positions: int = 4096,
-                vocab_size: int = 600, template: str | None = QWEN_STYLE_TEMPLATE, seed: int = 0,
-                save: bool = True) -> Path:
-    """Save a randomly initialised causal LM (Llama or Qwen2 architecture) and its tokenizer to out_dir."""
+                vocab_size: int = 600, model_vocab: int | None = None,
+                template: str | None = QWEN_STYLE_TEMPLATE, seed: int = 0, save: bool = True) -> Path:
+    """Save a randomly initialised causal LM (Llama or Qwen2 architecture) and its tokenizer to out_dir.
+
+    model_vocab: embedding/output rows (≥ the tokenizer's), to give a bench a real model's vocab cost
+    (e.g. 151936 for Qwen) while the tokenizer stays small."""
     import torch
     from transformers import AutoModelForCausalLM, LlamaConfig, Qwen2Config
 
     out = Path(out_dir)
     tokenizer = build_tokenizer(out, vocab_size=vocab_size, template=template)
     cls = {"llama": LlamaConfig, "qwen2": Qwen2Config}[arch]
-    config = cls(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=intermediate or hidden * 2,
+    config = cls(vocab_size=max(len(tokenizer), model_vocab or 0), hidden_size=hidden, intermediate_size=intermediate or hidden * 2,
                  num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=kv_heads or heads,
                  max_position_embeddings=max_positions, tie_word_embeddings=False,
                  eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,

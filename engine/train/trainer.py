@@ -69,12 +69,12 @@ def _make_callbacks(emit: Emit, collator: _Collator, stop: threading.Event, cuda
             self.step0: int | None = None
             self.last_loss: float | None = None
 
-        def on_train_begin(self, args, state, control, **kw):  # noqa: ANN001
+        def on_train_begin(self, args, state, control, **kw):
             self.step0 = state.global_step
             self.t0 = time.monotonic()
             collator.tokens = 0
 
-        def on_log(self, args, state, control, logs=None, **kw):  # noqa: ANN001
+        def on_log(self, args, state, control, logs=None, **kw):
             if not state.is_world_process_zero or not logs or "loss" not in logs:
                 return
             now = time.monotonic()
@@ -94,7 +94,7 @@ def _make_callbacks(emit: Emit, collator: _Collator, stop: threading.Event, cuda
                   "gpu_mem_mb": gpu, "rss_mb": round(_rss_peak_mb(), 1),
                   "eta_s": round(per_step * max(state.max_steps - state.global_step, 0), 1)})
 
-        def on_step_end(self, args, state, control, **kw):  # noqa: ANN001
+        def on_step_end(self, args, state, control, **kw):
             if stop.is_set():  # SIGTERM: save a checkpoint at this step, then stop
                 control.should_save = True
                 control.should_training_stop = True
@@ -106,7 +106,7 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
         device: DeviceInfo | None = None) -> dict[str, Any]:
     """Train as configured; returns the final record (also emitted)."""
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments, set_seed
 
     stop = stop or threading.Event()
     config.validate()
@@ -140,6 +140,7 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
         load_kw["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=dtype)
+    set_seed(config.seed)  # adapter init happens before the Trainer seeds anything
     model = AutoModelForCausalLM.from_pretrained(config.base_model, **load_kw)
     if config.method in ("lora", "qlora"):
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training

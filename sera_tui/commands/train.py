@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -40,28 +40,28 @@ def _human(record: dict[str, Any]) -> None:
 def train(
     dataset: str = typer.Option(..., "--dataset", help="A dataset name recorded by `sera export`, or a JSONL file."),
     base_model: str = typer.Option(..., "--base-model", help="Local model directory or hub id."),
-    out: Path = typer.Option(..., "--out", help="Output directory (adapter, checkpoints, train_config.json)."),
-    method: Optional[str] = typer.Option(None, "--method", help="lora (default) | qlora (GPU) | full."),
-    preset: Optional[str] = typer.Option(
+    out: Path = typer.Option(..., "--out", help="Output directory (adapter, checkpoints, train_config.json)."),  # noqa: B008
+    method: str | None = typer.Option(None, "--method", help="lora (default) | qlora (GPU) | full."),
+    preset: str | None = typer.Option(
         None, "--preset", help="sera-full: lr 1e-5, 3 epochs, 32K, global batch 32, 48 warmup, cosine. "
                                "sera-qlora: r 32, alpha 128, all linear layers, lr 5e-5."),
-    lora_r: Optional[int] = typer.Option(None, "--lora-r", help="LoRA rank (default 32)."),
-    lora_alpha: Optional[int] = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 128)."),
-    max_len: Optional[int] = typer.Option(None, "--max-len", help="Token limit per example (default 32768)."),
-    epochs: Optional[float] = typer.Option(None, "--epochs", help="Epochs (default 3)."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
-    lr: Optional[float] = typer.Option(None, "--lr", help="Peak learning rate (default 5e-5)."),
-    batch: Optional[int] = typer.Option(None, "--batch", help="Examples per device per step (default 1)."),
-    grad_accum: Optional[int] = typer.Option(None, "--grad-accum", help="Gradient accumulation steps."),
-    warmup: Optional[int] = typer.Option(None, "--warmup", help="Warmup steps."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (default 42)."),
-    save_steps: Optional[int] = typer.Option(None, "--save-steps", help="Checkpoint every N steps (default 50)."),
-    precision: Optional[str] = typer.Option(None, "--precision", help="auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16."),
+    lora_r: int | None = typer.Option(None, "--lora-r", help="LoRA rank (default 32)."),
+    lora_alpha: int | None = typer.Option(None, "--lora-alpha", help="LoRA alpha (default 128)."),
+    max_len: int | None = typer.Option(None, "--max-len", help="Token limit per example (default 32768)."),
+    epochs: float | None = typer.Option(None, "--epochs", help="Epochs (default 3)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Stop after this many optimizer steps."),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate (default 5e-5)."),
+    batch: int | None = typer.Option(None, "--batch", help="Examples per device per step (default 1)."),
+    grad_accum: int | None = typer.Option(None, "--grad-accum", help="Gradient accumulation steps."),
+    warmup: int | None = typer.Option(None, "--warmup", help="Warmup steps."),
+    seed: int | None = typer.Option(None, "--seed", help="Random seed (default 42)."),
+    save_steps: int | None = typer.Option(None, "--save-steps", help="Checkpoint every N steps (default 50)."),
+    precision: str | None = typer.Option(None, "--precision", help="auto (bf16 on GPU, fp32 on CPU) | fp32 | bf16 | fp16."),
     gradient_checkpointing: bool = typer.Option(False, "--gradient-checkpointing", help="Trade compute for memory."),
-    chat_template: Optional[str] = typer.Option(
+    chat_template: str | None = typer.Option(
         None, "--chat-template", help="auto (model's own, ChatML/Hermes fallback if it cannot render tools) | model | chatml."),
     resume: bool = typer.Option(False, "--resume", help="Continue from the last checkpoint in --out."),
-    gpus: Optional[int] = typer.Option(None, "--gpus", help="N > 1: run under `accelerate launch` (DDP; FSDP for full)."),
+    gpus: int | None = typer.Option(None, "--gpus", help="N > 1: run under `accelerate launch` (DDP; FSDP for full)."),
     merge: bool = typer.Option(False, "--merge", help="Also save merged full weights in OUT/merged."),
     emit_axolotl_config: bool = typer.Option(False, "--emit-axolotl-config", help="Print the matching axolotl YAML and exit."),
     json_out: bool = typer.Option(False, "--json", help="Print the worker's JSON progress records."),

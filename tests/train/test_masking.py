@@ -43,8 +43,8 @@ def test_multi_turn_tool_chat_labels_only_trainable_assistant_turns(tokenizer):
     enc = prepare(tokenizer, examples(row), fmt, max_len=4096).examples[0]
 
     assert labelled_runs(enc, tokenizer) == [
-        '<think>\nthink 0 look at it\n</think>\n\nStep 0: look at it.\n<tool_call>\n'
-        '{"name": "bash", "arguments": {"command": "grep -n parse f0.py"}}\n</tool_call><|im_end|>\n',
+        ('<think>\nthink 0 look at it\n</think>\n\nStep 0: look at it.\n<tool_call>\n'
+         '{"name": "bash", "arguments": {"command": "grep -n parse f0.py"}}\n</tool_call><|im_end|>\n'),
         '<think>\ndone\n</think>\n\n<tool_call>\n{"name": "submit", "arguments": {}}\n</tool_call><|im_end|>\n',
     ]
     masked = masked_text(enc, tokenizer)

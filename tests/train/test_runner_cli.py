@@ -21,7 +21,7 @@ from tests.train.conftest import chat, write_rows
 
 def sera(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sera_tui.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=300)
+                          text=True, timeout=300, check=False)
 
 
 @pytest.mark.slow

@@ -44,7 +44,7 @@ def test_adapter_reloads_and_generates(trained, tiny_model):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    config, _, final = trained
+    _, _, final = trained
     out = Path(final["adapter_dir"])
     assert (out / "adapter_config.json").is_file() and (out / "adapter_model.safetensors").is_file()
     adapter_cfg = json.loads((out / "adapter_config.json").read_text())
