@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from engine.proxy.tool_map import SUBMIT_TEXT
 from engine.proxy.translate import STOP_REASONS, Translated, new_message_id, tool_use_id
 from engine.serve.output_parser import TagStreamParser
 
@@ -29,6 +30,7 @@ class StreamTranslator:
         self.usage: dict[str, Any] = {}
         self.submitted = False
         self.emitted_tool = False
+        self.emitted_text = False
 
     def start(self, input_tokens: int = 0) -> list[dict[str, Any]]:
         return [
@@ -57,6 +59,7 @@ class StreamTranslator:
 
     def _delta(self, kind: str, text: str) -> list[dict[str, Any]]:
         out = [] if self.block == kind else self._open(kind)
+        self.emitted_text = self.emitted_text or (kind == "text" and bool(text.strip()))
         field, dtype = ("text", "text_delta") if kind == "text" else ("thinking", "thinking_delta")
         out.append({"type": "content_block_delta", "index": self.index, "delta": {"type": dtype, field: text}})
         return out
@@ -115,6 +118,8 @@ class StreamTranslator:
                 out.append({"type": "content_block_delta", "index": self.index,
                             "delta": {"type": "input_json_delta", "partial_json": json.dumps(inp)}})
                 self.emitted_tool = True
+        if self.submitted and not self.emitted_tool and not self.emitted_text:
+            out += self._delta("text", SUBMIT_TEXT)
         if self.index < 0:  # never an empty message: clients expect one block
             out += self._open("text")
         out += self._close()

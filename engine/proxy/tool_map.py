@@ -30,7 +30,9 @@ from engine.tools.schema import BASH_TOOL, EDITOR_TOOL, SUBMIT_TOOL, openai_tool
 
 MAPPED_CLAUDE_TOOLS = frozenset({"Read", "Write", "Edit", "Bash"})
 _CWD_RE = re.compile(r"(?:Primary w|W)orking directory:\s*(\S+)")
-_ARROW_LINE = re.compile(r"^(\s*\d+)→", re.MULTILINE)
+# Claude Code numbers Read lines as `     1→text` (older) or `1\ttext` (2.x); SWE-agent as `cat -n`.
+_NUMBERED_LINE = re.compile(r"^\s*(\d+)(?:→|\t)", re.MULTILINE)
+SUBMIT_TEXT = "Submitted."  # shown when the model ends with submit and no text (Claude Code nudges on empty)
 
 
 def swe_tools() -> list[dict[str, Any]]:
@@ -118,7 +120,7 @@ class ToolMapper:
     def result_to_swe(claude_name: str | None, text: str, path: str | None = None) -> str:
         """Tool output in the format the model was trained on."""
         if claude_name in ("Read", "Edit"):
-            text = _ARROW_LINE.sub(lambda m: m.group(1) + "\t", text)
+            text = _NUMBERED_LINE.sub(lambda m: f"{int(m.group(1)):>6}\t", text)
         if claude_name == "Read" and path and not text.startswith("<"):
             text = f"Here's the result of running `cat -n` on {path}:\n{text}"
         return text

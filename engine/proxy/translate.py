@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.proxy.errors import invalid
-from engine.proxy.tool_map import ToolMapper, find_cwd, swe_tools
+from engine.proxy.tool_map import SUBMIT_TEXT, ToolMapper, find_cwd, swe_tools
 from engine.serve.output_parser import parse_output
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
@@ -240,6 +240,8 @@ def from_openai(resp: dict[str, Any], tr: Translated) -> dict[str, Any]:
                 inp = {"_raw_arguments": args}
         blocks.append({"type": "tool_use", "id": cid, "name": name, "input": inp})
     has_tool = any(b["type"] == "tool_use" for b in blocks)
+    if submitted and not has_tool and not any(b["type"] == "text" for b in blocks):
+        blocks.append({"type": "text", "text": SUBMIT_TEXT})
     if has_tool:
         stop = "tool_use"
     elif stop == "tool_use" or submitted:

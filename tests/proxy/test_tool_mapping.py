@@ -48,12 +48,23 @@ def test_model_sees_swe_tools_and_claude_code_gets_read(proxy_for):
                                      "     3\ta = 1\n     4\tb = 2\n")
 
 
-def test_submit_ends_the_turn(proxy_for):
-    url, _ = proxy_for([tool_call_reply("submit", {}, content="Done.")], map_tools=True)
+def test_submit_ends_the_turn_with_visible_text(proxy_for):
+    url, _ = proxy_for([tool_call_reply("submit", {}, content="Done."), tool_call_reply("submit", {}, content=""),
+                        tool_call_reply("submit", {}, content="")], map_tools=True)
     c = anthropic.Anthropic(base_url=url, api_key="k", max_retries=0)
-    msg = c.messages.create(model="m", max_tokens=16, tools=CLAUDE_TOOLS,
-                            messages=[{"role": "user", "content": "x"}])
-    assert msg.stop_reason == "end_turn" and [b.type for b in msg.content] == ["text"]
+    kw = dict(model="m", max_tokens=16, tools=CLAUDE_TOOLS, messages=[{"role": "user", "content": "x"}])
+    msg = c.messages.create(**kw)
+    assert msg.stop_reason == "end_turn" and [(b.type, b.text) for b in msg.content] == [("text", "Done.")]
+    # Claude Code nudges the model again after an empty reply, so an empty submit still says something
+    assert [b.text for b in c.messages.create(**kw).content] == ["Submitted."]
+    with c.messages.stream(**kw) as s:
+        final = s.get_final_message()
+    assert [b.text for b in final.content] == ["Submitted."] and final.stop_reason == "end_turn"
+
+
+def test_read_output_formats_become_cat_n():
+    for claude_out in ("     3→a = 1\n     4→b = 2\n", "3\ta = 1\n4\tb = 2\n"):
+        assert ToolMapper.result_to_swe("Read", claude_out) == "     3\ta = 1\n     4\tb = 2\n"
 
 
 def test_mapping_rules_both_ways(tmp_path):
