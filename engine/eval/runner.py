@@ -105,6 +105,8 @@ async def arun_eval(store: Store, workspace: Workspace, config: EvalConfig, bus:
                     if stop.is_set():
                         return
                     res = await _evaluate_one(store, workspace, config, client, spec, task, seed, run_id, stop)
+                if res["exit_reason"] == "cancelled":
+                    return  # an interrupted attempt is no score (its rollout stays stored)
                 q.add_eval_result(store, eval_run_id=eval_run_id, seed=seed, task_ref=task.ref, task_id=task.task_id,
                                   **res)
                 async with lock:

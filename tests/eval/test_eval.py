@@ -77,3 +77,19 @@ def test_cli_bad_input(workspace, tmp_path, task_file):
     bad.write_text('{"id": "x", "repo": "/nope"}\n')
     r = runner.invoke(app, [*ws, "eval", "--model", "a", "--base-url", "http://x/v1", "--tasks", str(bad)])
     assert r.exit_code == 2 and "bad.jsonl:1: missing base_commit, task_text, reference_patch" in r.stderr
+
+
+def test_cancel_keeps_finished_results(store, workspace, task_file, model_server):
+    import threading
+
+    cancel = threading.Event()
+    bus = EventBus()
+    bus.subscribe(lambda e: cancel.set() if isinstance(e, EvalProgress) and e.done == 2 else None)
+    config = EvalConfig(models=[ModelSpec("student", [model_server.base_url])], tasks=load_task_file(task_file),
+                        seeds=3, agent=AgentConfig(step_limit=10))
+    report = run_eval(store, workspace, config, bus=bus, cancel=cancel)
+    assert report.status == "cancelled"
+    run = q.get_eval_run(store, report.models[0]["eval_run_id"])
+    assert run.status == "cancelled"
+    results = q.eval_results(store, run.id)
+    assert 2 <= len(results) < 6 and all(r["exit_reason"] != "cancelled" for r in results)
