@@ -341,6 +341,9 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
                                      "run cancelled before the task started"):
                 ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state="cancelled",
                                           reason="run cancelled before the task started"))
+    except asyncio.CancelledError:  # the caller (e.g. a TUI worker) cancelled us: same as the cancel event
+        _record_hard_cancel(ctx)
+        raise
     except BaseException as exc:  # a crash of the pipeline itself: record it, then let it propagate
         await asyncio.shield(ctx.drain())
         finish_run(ctx.store, ctx.run_id, "failed", " ".join(str(exc).split()) or type(exc).__name__)
@@ -353,6 +356,17 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
     ctx.emit(RunFinished(ctx.run_id, status=status, summary={k: v for k, v in summary.to_dict().items()
                                                                if k != "pairs"}))
     return summary
+
+
+def _record_hard_cancel(ctx: _RunContext) -> None:
+    """Synchronous on purpose: the task is being torn down, nothing may be awaited reliably."""
+    reason = "run cancelled while the task was in flight"
+    for t in tq.tasks_for_run(ctx.store, ctx.run_id):
+        if t.state == "running":
+            tq.set_task_state(ctx.store, t.id, "cancelled", reason)
+    tq.cancel_pending(ctx.store, ctx.run_id, "run cancelled before the task started")
+    finish_run(ctx.store, ctx.run_id, "cancelled")
+    ctx.emit(RunFinished(ctx.run_id, status="cancelled"))
 
 
 def summarize(store: Store, run_id: int, *, status: str | None = None, wall_s: float = 0.0,

@@ -158,6 +158,8 @@ def generate(
     exclude_categories: list[str] = typer.Option([], "--exclude-categories", help="Category ids to leave out."),
     categories_file: str | None = typer.Option(None, "--categories-file", help="TOML file extending the catalog."),
     demonstrations: str = typer.Option("builtin", "--demonstrations", help="builtin | git | file:PATH"),
+    ignore_path: list[str] = typer.Option([], "--ignore-path",
+                                          help="Files/globs left out of every patch (repeatable)."),
     sandbox: str = typer.Option("local", "--sandbox", help="local | docker"),
     step_limit: int = typer.Option(115, "--step-limit", help="Tool calls per rollout (SERA: 115)."),
     temperature: float = typer.Option(0.6, "--temperature", help="Teacher temperature (SERA: 0.6)."),
@@ -189,7 +191,7 @@ def generate(
             provider=provider, api_key_env=api_key_env, threshold=threshold, seed=seed,
             categories=_split(categories), exclude_categories=_split(exclude_categories),
             categories_file=categories_file, demonstrations=demonstrations, sandbox=sandbox,
-            step_limit=step_limit, temperature=temperature)
+            step_limit=step_limit, temperature=temperature, exclude_paths=list(ignore_path))
     store = open_store()
     try:
         def make(bus, cancel):
@@ -202,7 +204,8 @@ def generate(
         except GenerateError as exc:
             fail(str(exc))
         if not as_json:
-            print_summary(summary)
+            demo = (resume is None and provider == "demo")
+            print_summary(summary, label="teacher: demo — not a language model" if demo else None)
     finally:
         store.close()
     if summary.status == "cancelled":

@@ -157,3 +157,20 @@ async def test_a_slow_conversation_does_not_stall_the_others(workspace, store, m
     fn_of = {t.id: t.function for t in tq.tasks_for_run(store, summary.run_id)}
     assert [fn_of[i] for i in order][-1] == "slow_one"  # the slow one finishes last...
     assert sorted(fn_of[i] for i in order[:2]) == ["quick_a", "quick_b"]  # ...the others did not wait for it
+
+
+async def test_cancelling_the_asyncio_task_records_cancelled(workspace, store, calc_repo, teacher_server) -> None:
+    """A TUI cancels its worker rather than setting the event: the run still ends recorded, not 'running'."""
+    register(store, calc_repo)
+    teacher_server.teacher.delay_s = 0.2
+    started = asyncio.Event()
+    bus = EventBus()
+    bus.subscribe(lambda e: started.set() if type(e).__name__ == "RolloutStarted" else None)
+    job = asyncio.create_task(run_generate(store, workspace, config(teacher_server, concurrency=2), bus=bus))
+    await started.wait()
+    job.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await job
+    (run_row,) = store.fetchall("SELECT id, status FROM runs")
+    assert run_row[1] == "cancelled"
+    assert set(tq.run_counts(store, run_row[0])) == {"cancelled"}
