@@ -298,6 +298,8 @@ class TrainScreen(Screen):
             self._status(f"Not started: {msg.error}", "red")
             return
         self.live_run_id = msg.train_run_id
+        if self.handle is None or self.handle.done:
+            return  # it already ended (its RunFinished came first); nothing to cancel
         self.query_one("#cancel", Button).disabled = False
         self._status(f"Run {msg.train_run_id} started (pid {self.handle.pid}); waiting for the first step…")
         self.action_reload()
@@ -330,7 +332,8 @@ class TrainScreen(Screen):
             self.query_one("#cancel", Button).disabled = True
             loss = (ev.summary or {}).get("final_loss")
             style = {"finished": "green", "cancelled": "yellow"}.get(ev.status, "red")
-            self._status(f"Run {self.live_run_id} {ev.status}" + (f" · final loss {_fmt(loss)}" if loss else "")
+            run_id = (ev.summary or {}).get("train_run_id", self.live_run_id)
+            self._status(f"Run {run_id} {ev.status}" + (f" · final loss {_fmt(loss)}" if loss else "")
                          + (f" · {ev.error}" if ev.error else ""), style)
             log.write_line(f"run {ev.status}")
             self.action_reload()
