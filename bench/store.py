@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -28,10 +27,10 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.curate.export import ExportOptions, export_dataset  # noqa: E402
-from store import Store  # noqa: E402
-from store.curation import count_pairs, count_rollouts, refresh_rollout_stats  # noqa: E402
-from store.filters import FilterSpec  # noqa: E402
+from engine.curate.export import ExportOptions, export_dataset
+from store import Store
+from store.curation import count_pairs, count_rollouts, refresh_rollout_stats
+from store.filters import FilterSpec
 
 CATEGORIES = ["validation", "error-handling", "naming", "performance", "security", "edge-cases", "docs",
               "concurrency", "resource-cleanup", "null-safety"]
@@ -97,8 +96,7 @@ def build(store: Store, n_rollouts: int, mean_messages: int, seed: int = 0) -> d
     t_meta = time.perf_counter() - t0
 
     # messages: system, user, then assistant/tool pairs; contents drawn from pools (bulk, not per row)
-    words = ("def return self value None error file path test the a of to check fix call list dict "
-             "raise import class line assert print").split()
+    words = ["def", "return", "self", "value", "None", "error", "file", "path", "test", "the", "a", "of", "to", "check", "fix", "call", "list", "dict", "raise", "import", "class", "line", "assert", "print"]
     total = int(n_msgs.sum())
     msg_rollout = np.repeat(rollout_ids, n_msgs)
     starts = np.repeat(np.cumsum(n_msgs) - n_msgs, n_msgs)

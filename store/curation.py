@@ -72,7 +72,7 @@ def refresh_rollout_stats(store: Store, rollout_ids: Sequence[int] | None = None
 
 # Per store: a cheap signature of the rollouts table when the derived data below was last built.
 # While it is unchanged and no rollout is in flight, nothing is recomputed.
-_FRESH: "weakref.WeakKeyDictionary[Store, tuple[tuple, str]]" = weakref.WeakKeyDictionary()
+_FRESH: weakref.WeakKeyDictionary[Store, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 _SIGNATURE = ("SELECT count(*), max(id), max(finished_at), count(*) FILTER (WHERE status <> 'finished'),"
               " (SELECT count(*) FROM rollout_stats) FROM rollouts")
 
@@ -484,7 +484,7 @@ def rollout_meta(store: Store, rollout_ids: Sequence[int], recall_mode: str = "s
     """The per-example `meta` fields for export, by rollout id."""
     if not rollout_ids:
         return {}
-    rows = store.fetchdicts(f"""
+    rows = store.fetchdicts("""
         SELECT r.id AS rollout_id, r.task_id, r.stage, r.source, r.model, r.exit_reason, r.patch_lines,
                sc.recall, t.category, src.source_ref
         FROM rollouts r LEFT JOIN tasks t ON t.id = r.task_id

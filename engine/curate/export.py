@@ -29,8 +29,7 @@ from typing import Any, Literal
 from engine.curate.truncate import Truncation, load_tokenizer, truncate
 from engine.tools.schema import openai_tools
 from engine.trajectory import Message
-from store import Store, StoreError
-from store import curation
+from store import Store, StoreError, curation
 from store.filters import FilterSpec
 
 Format = Literal["openai", "hermes"]

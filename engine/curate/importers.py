@@ -201,7 +201,7 @@ def _instance_from_name(path: Path) -> str:
 
 # -- mini-swe-agent .traj.json -------------------------------------------------------------------
 
-_BASH_BLOCK = re.compile(r"```bash\s*\n(.*?)\n```", re.S)
+_BASH_BLOCK = re.compile(r"```bash\s*\n(.*?)\n```", re.DOTALL)
 _MINI_SUBMIT = ("COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT", "MINI_SWE_AGENT_FINAL_OUTPUT")
 
 

@@ -56,7 +56,7 @@ def load_tokenizer(name_or_path: str):
         raise TokenizerError(f"no tokenizer at {name_or_path} (no such directory)")
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path)
-    except Exception as exc:  # OSError, ValueError, HF hub errors: all mean "cannot use this"
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, hub errors: all mean "cannot use this"
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise TokenizerError(f"cannot load tokenizer {name_or_path!r}: {first}") from None
     if not getattr(tok, "chat_template", None):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,20 +15,20 @@ def export(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output JSONL file.")],
     format: Annotated[str, typer.Option("--format", help="openai (messages + tools) or hermes (<tool_call> text).")]
     = "openai",
-    max_len: Annotated[Optional[int], typer.Option(
+    max_len: Annotated[int | None, typer.Option(
         "--max-len", help="Context limit in tokens; longer chats are cut at an assistant turn. Default 32768.")] = None,
-    tokenizer: Annotated[Optional[str], typer.Option(
+    tokenizer: Annotated[str | None, typer.Option(
         "--tokenizer", help="HF tokenizer path or name (its chat template renders the chat). Without it tokens "
                             "are estimated at 4 characters each.")] = None,
-    name: Annotated[Optional[str], typer.Option("--name", help="Dataset name in the store (default: file stem).")]
+    name: Annotated[str | None, typer.Option("--name", help="Dataset name in the store (default: file stem).")]
     = None,
-    min_ratio: Annotated[Optional[float], typer.Option(
+    min_ratio: Annotated[float | None, typer.Option(
         "--min-ratio", help="Drop examples whose truncation ratio (kept/all messages) is below this. Default 0; "
                             "--preset sera: 0.95.")] = None,
     mask_failed: Annotated[bool, typer.Option(
         "--mask-failed-tool-calls", help="train=false on assistant turns whose tool call returned an error.")]
     = False,
-    limit: Annotated[Optional[int], typer.Option("--limit", help="Keep at most N examples (highest ratio).")]
+    limit: Annotated[int | None, typer.Option("--limit", help="Keep at most N examples (highest ratio).")]
     = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite --out if it exists.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,

@@ -7,7 +7,7 @@ Commands declare `FilterFlags` parameters with these Annotated types and pass th
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,36 +16,36 @@ from store.filters import FilterSpec
 
 _P = "Filters"
 
-MinRecall = Annotated[Optional[float], typer.Option(
+MinRecall = Annotated[float | None, typer.Option(
     "--min-recall", help="Keep pairs with recall >= this (0..1); undefined recall never passes.", rich_help_panel=_P)]
 RecallMode = Annotated[str, typer.Option(
     "--recall-mode", help="Which recall the threshold reads: sera | per-file.", rich_help_panel=_P)]
-States = Annotated[Optional[list[str]], typer.Option(
+States = Annotated[list[str] | None, typer.Option(
     "--state", help="Task state (repeatable), e.g. kept, below_threshold.", rich_help_panel=_P)]
 Stage = Annotated[str, typer.Option(
     "--stage", help="T1, T2 or both (both also includes imported rollouts).", rich_help_panel=_P)]
-MaxPatchLines = Annotated[Optional[int], typer.Option(
+MaxPatchLines = Annotated[int | None, typer.Option(
     "--max-patch-lines", help="Patch changed lines <= N (SERA: 40).", rich_help_panel=_P)]
-MaxToolTokens = Annotated[Optional[float], typer.Option(
+MaxToolTokens = Annotated[float | None, typer.Option(
     "--max-tool-tokens", help="Mean tool-output tokens per rollout <= N (SERA: 600).", rich_help_panel=_P)]
-MaxSteps = Annotated[Optional[int], typer.Option("--max-steps", help="Steps (assistant turns) <= N.",
+MaxSteps = Annotated[int | None, typer.Option("--max-steps", help="Steps (assistant turns) <= N.",
                                                  rich_help_panel=_P)]
-Categories = Annotated[Optional[list[str]], typer.Option(
+Categories = Annotated[list[str] | None, typer.Option(
     "--category", help="Instruction category (repeatable).", rich_help_panel=_P)]
-Verdicts = Annotated[Optional[list[str]], typer.Option(
+Verdicts = Annotated[list[str] | None, typer.Option(
     "--verdict", help="Latest review verdict (repeatable): accept, reject, skip, unreviewed.", rich_help_panel=_P)]
-Repo = Annotated[Optional[str], typer.Option("--repo", help="Repository name.", rich_help_panel=_P)]
-RunId = Annotated[Optional[int], typer.Option("--run", help="Run id.", rich_help_panel=_P)]
-Since = Annotated[Optional[str], typer.Option("--since", help="Rollouts started on/after YYYY-MM-DD.",
+Repo = Annotated[str | None, typer.Option("--repo", help="Repository name.", rich_help_panel=_P)]
+RunId = Annotated[int | None, typer.Option("--run", help="Run id.", rich_help_panel=_P)]
+Since = Annotated[str | None, typer.Option("--since", help="Rollouts started on/after YYYY-MM-DD.",
                                               rich_help_panel=_P)]
-Until = Annotated[Optional[str], typer.Option("--until", help="Rollouts started on/before YYYY-MM-DD.",
+Until = Annotated[str | None, typer.Option("--until", help="Rollouts started on/before YYYY-MM-DD.",
                                               rich_help_panel=_P)]
-Sources = Annotated[Optional[list[str]], typer.Option(
+Sources = Annotated[list[str] | None, typer.Option(
     "--source", help="Producer (repeatable): sera, swe-agent, mini-swe-agent, openhands.", rich_help_panel=_P)]
 IncludeHeldout = Annotated[bool, typer.Option(
     "--include-heldout", help="Also select tasks held out for evaluation (never exported by default).",
     rich_help_panel=_P)]
-Preset = Annotated[Optional[str], typer.Option(
+Preset = Annotated[str | None, typer.Option(
     "--preset", help="'sera': SERA's specialization filters (recall >= 0.5, patch <= 40 lines, mean tool "
                      "output <= 600 tokens) for any filter not given explicitly.", rich_help_panel=_P)]
 

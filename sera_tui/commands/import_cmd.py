@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,7 +14,7 @@ def import_(
     paths: Annotated[list[Path], typer.Argument(
         help="Files: SWE-agent *.traj, mini-swe-agent *.traj.json, OpenHands output.jsonl; a directory imports "
              "every such file under it.")],
-    repo: Annotated[Optional[str], typer.Option("--repo", help="Registered repo these trajectories belong to.")]
+    repo: Annotated[str | None, typer.Option("--repo", help="Registered repo these trajectories belong to.")]
     = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object with per-file results.")] = False,
 ) -> None:

@@ -16,8 +16,15 @@ from datetime import date, datetime
 import pytest
 
 from store import Store
-from store.curation import (count_pairs, count_rollouts, recall_histogram, refresh_rollout_stats, select_pairs,
-                            select_rollouts, stats)
+from store.curation import (
+    count_pairs,
+    count_rollouts,
+    recall_histogram,
+    refresh_rollout_stats,
+    select_pairs,
+    select_rollouts,
+    stats,
+)
 from store.filters import FilterSpec
 from tests.curate.builder import Step, StoreBuilder
 
@@ -56,7 +63,7 @@ def shared(tmp_path_factory):
 
 
 @pytest.fixture
-def store(shared) -> Store:  # noqa: F811 - read-only use of the module's store
+def store(shared) -> Store:
     return shared[0]
 
 

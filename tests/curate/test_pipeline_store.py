@@ -66,7 +66,7 @@ def want(facts, pred) -> set[int]:
 
 
 def test_pipeline_store_has_variety(built):
-    store, facts = built
+    _store, facts = built
     assert len({f["state"] for f in facts}) >= 2 and any(f["recall"] is not None for f in facts)
     assert {f["stage"] for f in facts} >= {"T1", "T2"}
 

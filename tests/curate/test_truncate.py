@@ -7,8 +7,14 @@ import random
 
 import pytest
 
-from engine.curate.truncate import (SERA_PRESET, TokenizerError, load_tokenizer, truncate, truncate_estimated,
-                                    truncate_with_tokenizer)
+from engine.curate.truncate import (
+    SERA_PRESET,
+    TokenizerError,
+    load_tokenizer,
+    truncate,
+    truncate_estimated,
+    truncate_with_tokenizer,
+)
 from engine.tools.schema import openai_tools
 
 TOOLS = openai_tools()
