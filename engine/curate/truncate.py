@@ -143,7 +143,10 @@ def truncate_with_tokenizer(messages: Sequence[dict[str, Any]], tokenizer, max_l
     starts: list[int] | None
     if backend is not None:
         enc = backend.encode(full, add_special_tokens=False)
-        starts, n_full = [s for s, _ in enc.offsets], len(enc.ids)
+        n_full = len(enc.ids)
+        if n_full <= max_len:  # the common case: no offsets needed (turning them into a list is costly)
+            return Truncation(total, total, n_full)
+        starts = [s for s, _ in enc.offsets]
     else:
         try:
             enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
