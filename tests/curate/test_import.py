@@ -146,3 +146,25 @@ def test_cli_import_reports_each_broken_file_and_keeps_the_rest(workspace):
     assert r.exit_code == 0
     stats = json.loads(r.stdout)
     assert stats["rollouts"] == 6 and stats["by_source"] == {"swe-agent": 2, "mini-swe-agent": 2, "openhands": 2}
+
+
+def test_cli_import_of_a_directory_and_human_stats(workspace, tmp_path):
+    import shutil
+
+    d = tmp_path / "trajs"
+    d.mkdir()
+    for n in GOOD[:3]:
+        shutil.copy(FIX / n, d / n)
+    (d / "notes.txt").write_text("not a trajectory")  # ignored: not a trajectory file name
+    runner = CliRunner()
+    ws = ["--workspace", str(workspace.root)]
+    r = runner.invoke(app, [*ws, "import", str(d)])
+    assert r.exit_code == 0, r.output
+    assert "imported 3 rollout(s) from 3 of 3 file(s)" in r.stdout
+    r = runner.invoke(app, [*ws, "stats", "--source", "swe-agent"])
+    assert r.exit_code == 0, r.output
+    assert "2 rollouts · 0 tasks · 0 pairs" in r.stdout and "by source" in r.stdout and "swe-agent" in r.stdout
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = runner.invoke(app, [*ws, "import", str(empty)])
+    assert r.exit_code == 2 and "no .traj, .traj.json or output.jsonl files" in r.stderr
