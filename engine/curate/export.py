@@ -251,6 +251,8 @@ def export_dataset(store: Store, out: str | Path, spec: FilterSpec, opts: Export
         raise ValueError(f"unknown format {opts.format!r} (openai or hermes)")
     if not 0.0 <= opts.min_ratio <= 1.0:
         raise ValueError("min ratio must be between 0 and 1")
+    if store.read_only:  # checked first: a file without its dataset record could not be rebuilt
+        raise StoreError("the database is open read-only; an export records its dataset in it")
     out = Path(out).expanduser().resolve()
     if name is not None and curation.dataset_name_taken(store, name):
         raise StoreError(f"a dataset named {name!r} already exists; choose another --name")

@@ -179,3 +179,18 @@ def test_cli_export(workspace, tmp_path):
     r = runner.invoke(app, [*ws, "export", "--out", str(tmp_path / "n.jsonl"), "--name", "cli"])
     assert r.exit_code == 2 and "a dataset named 'cli' already exists" in r.stderr
     assert not (tmp_path / "n.jsonl").exists()
+
+
+def test_export_refuses_a_read_only_store_before_writing(workspace, tmp_path):
+    from store import Store
+
+    s = workspace.open_store()
+    StoreBuilder(s).pair()
+    s.close()
+    ro = Store.open(workspace.db_path, read_only=True)
+    try:
+        with pytest.raises(StoreError, match="read-only"):
+            export_dataset(ro, tmp_path / "ro.jsonl", FilterSpec())
+    finally:
+        ro.close()
+    assert not (tmp_path / "ro.jsonl").exists()
