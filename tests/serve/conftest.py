@@ -30,15 +30,20 @@ class ForceText:
         return forced
 
 
-@pytest.fixture
-def forced_backend(tiny_model):
-    """forced_backend(text) -> an HFBackend over the tiny model that always writes `text`."""
+@pytest.fixture(scope="session")
+def tiny_backend(tiny_model):
     from engine.serve.hf_backend import HFBackend
 
-    base = HFBackend.load(str(tiny_model), name="tiny")
+    return HFBackend.load(str(tiny_model), name="tiny")
 
-    def make(text: str) -> HFBackend:
-        base.logits_processor_factory = lambda n: [ForceText(base.tokenizer, text, n)]
-        return base
 
-    return make
+@pytest.fixture
+def forced_backend(tiny_backend):
+    """forced_backend(text) -> the tiny model's HFBackend, made to always write `text`."""
+
+    def make(text: str):
+        tiny_backend.logits_processor_factory = lambda n: [ForceText(tiny_backend.tokenizer, text, n)]
+        return tiny_backend
+
+    yield make
+    tiny_backend.logits_processor_factory = None
