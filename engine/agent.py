@@ -71,20 +71,42 @@ class _Rollout:
         self.cost = 0.0
         self.context_tokens = 0  # best estimate of the next request's prompt size
         self.tools = ToolRunner(sandbox, bash_timeout_s=config.bash_timeout_s, output_limit=config.output_limit)
+        self._writes: asyncio.Future | None = None  # the last pending message INSERT (they chain in order)
 
     # -- persistence & events -----------------------------------------------------------------
     async def add(self, message: Message) -> None:
+        """Append a message; its INSERT starts now, in order, off the loop. The loop does not wait for
+        the fsync: it overlaps the next model call or command. The event is emitted once the row is
+        written, so anything shown from an event is already in the store."""
         if message.tokens is None:
             message.tokens = message_tokens(message)
         idx = len(self.messages)
         self.messages.append(message)
         if message.role != "assistant":
             self.context_tokens += message.tokens
-        if self.store is not None and self.rollout_id is not None:
-            await asyncio.to_thread(q.add_message, self.store, self.rollout_id, idx, message)
+        if self.store is None or self.rollout_id is None:
+            self._emit_added(idx, message)
+            return
+        progress = (self.steps, self.prompt_tokens, self.completion_tokens, self.cost) \
+            if message.role == "assistant" else None
+        self._writes = asyncio.ensure_future(self._write(self._writes, idx, message, progress))
+
+    async def _write(self, previous: asyncio.Future | None, idx: int, message: Message,
+                     progress: tuple[int, int, int, float] | None) -> None:
+        if previous is not None:
+            await previous
+        await asyncio.to_thread(q.add_message, self.store, self.rollout_id, idx, message, progress=progress)
+        self._emit_added(idx, message)
+
+    def _emit_added(self, idx: int, message: Message) -> None:
         if self.bus is not None:
             self.bus.emit(MessageAdded(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
                                        stage=self.stage, index=idx, message=message))
+
+    async def flush(self) -> None:
+        """Wait until every message so far is in the store (raises if a write failed)."""
+        if self._writes is not None:
+            await asyncio.shield(self._writes)
 
     async def start(self) -> None:
         if self.store is not None:
@@ -127,7 +149,6 @@ class _Rollout:
                 self.context_tokens = completion.prompt_tokens
             self.context_tokens += msg.tokens
             await self.add(msg)
-            await self._progress()
             if not msg.tool_calls:
                 await self.add(Message(role="user", content=NUDGE))
                 continue
@@ -164,13 +185,11 @@ class _Rollout:
             pass
         raise _Cancelled
 
-    async def _progress(self) -> None:
-        if self.store is not None and self.rollout_id is not None:
-            await asyncio.to_thread(q.update_rollout_progress, self.store, self.rollout_id, steps=self.steps,
-                                    prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
-                                    cost=self.cost)
-
     async def finish(self, exit_reason: str, error: str | None) -> RolloutResult:
+        try:
+            await self.flush()
+        except Exception as exc:  # noqa: BLE001 - keep going: the rollout row still gets its end state
+            error = error or f"a message could not be stored: {type(exc).__name__}: {exc}"
         patch = getattr(self, "patch", None)
         if patch is None:
             try:  # a rollout that did not submit still shows what it changed

@@ -64,15 +64,22 @@ _INSERT_MESSAGE = (
 )
 
 
-def add_message(store: Store, rollout_id: int, idx: int, message: Message) -> None:
-    """One INSERT in autocommit mode: durable as soon as this returns."""
+def add_message(store: Store, rollout_id: int, idx: int, message: Message, *,
+                progress: tuple[int, int, int, float] | None = None) -> None:
+    """One INSERT, committed (durable) when this returns. `progress` = (steps, prompt_tokens,
+    completion_tokens, cost) updates the rollout's running totals in the same commit."""
     calls = json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]) \
         if message.tool_calls else None
-    store.execute(_INSERT_MESSAGE, [
-        rollout_id, idx, message.role, message.content, message.reasoning, calls, message.tool_call_id,
-        message.name, message.tokens, message.prompt_tokens, message.completion_tokens,
-        message.model_latency_ms, message.tool_time_ms, bool(message.tool_error),
-    ])
+    params = [rollout_id, idx, message.role, message.content, message.reasoning, calls, message.tool_call_id,
+              message.name, message.tokens, message.prompt_tokens, message.completion_tokens,
+              message.model_latency_ms, message.tool_time_ms, bool(message.tool_error)]
+    if progress is None:
+        store.execute(_INSERT_MESSAGE, params)
+        return
+    with store.transaction():
+        store.execute(_INSERT_MESSAGE, params)
+        store.execute("UPDATE rollouts SET steps=?, prompt_tokens=?, completion_tokens=?, cost=? WHERE id=?",
+                      [*progress, rollout_id])
 
 
 def update_rollout_progress(store: Store, rollout_id: int, *, steps: int, prompt_tokens: int,
