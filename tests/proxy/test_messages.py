@@ -177,3 +177,15 @@ def test_system_role_turns_join_the_system_prompt(proxy_for):
     assert r.status_code == 200
     assert upstream.requests[0]["messages"] == [{"role": "system", "content": "top\n\nagent types: none"},
                                                 {"role": "user", "content": "hi"}]
+
+
+def test_unreachable_upstream_is_an_api_error():
+    from engine.proxy.app import ProxyConfig, create_app
+    from engine.serve.threaded import ServerThread, free_port
+
+    with ServerThread(create_app(ProxyConfig(upstream=f"http://127.0.0.1:{free_port()}/v1", model="m"))) as p:
+        for stream in (False, True):
+            r = httpx.post(f"{p.url}/v1/messages", json={"model": "m", "max_tokens": 8, "stream": stream,
+                                                         "messages": [{"role": "user", "content": "x"}]}, timeout=30)
+            assert r.status_code == 502
+            assert r.json()["error"]["type"] == "api_error" and "upstream unreachable" in r.json()["error"]["message"]
