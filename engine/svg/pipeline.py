@@ -40,6 +40,10 @@ from store.runs import create_run, finish_run, get_run, mark_running
 
 log = logging.getLogger(__name__)
 
+# Runs executing in this process: a second resume of the same run (say from the TUI) must not run tasks twice.
+# Another process cannot get here at all: DuckDB lets one process write the workspace.
+_ACTIVE_RUNS: set[int] = set()
+
 # Rollouts that ended this way did not finish their job: a resume runs them again.
 _REDO_EXITS = {"interrupted", "cancelled"}
 
@@ -286,12 +290,12 @@ async def run_generate(store: Store, workspace: Workspace, config: GenerateConfi
     return await _execute(ctx, await _db(tq.tasks_for_run, store, new_run))
 
 
-async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: EventBus | None = None,
-                          cancel: asyncio.Event | None = None) -> RunSummary:
-    """Continue a run: keep finished work, redo what was in flight, never run a task twice."""
+def _prepare_resume(store: Store, run_id: int) -> tuple[Any, GenerateConfig, Any, list]:
     run = get_run(store, run_id)
     if run is None:
         raise GenerateError(f"no run with id {run_id}")
+    if run_id in _ACTIVE_RUNS:
+        raise GenerateError(f"run {run_id} is already running")
     if run.kind not in ("generate", "demo"):
         raise GenerateError(f"run {run_id} is a {run.kind} run, not a generation")
     config = GenerateConfig.from_dict(run.config)
@@ -303,6 +307,13 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
         demos = load_demonstrations(config.demonstrations, repo.path)
     except (RepoError, DemoError) as exc:
         raise GenerateError(str(exc)) from None
+    return run, config, repo, demos
+
+
+async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: EventBus | None = None,
+                          cancel: asyncio.Event | None = None) -> RunSummary:
+    """Continue a run: keep finished work, redo what was in flight, never run a task twice."""
+    run, config, repo, demos = await _db(_prepare_resume, store, run_id)
     todo = await _db(tq.unfinished_tasks, store, run_id)
     if todo:
         await asyncio.to_thread(check_endpoints, config)
@@ -317,6 +328,14 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
 
 # -- execution ----------------------------------------------------------------------------------
 async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
+    _ACTIVE_RUNS.add(ctx.run_id)
+    try:
+        return await _execute_tasks(ctx, todo)
+    finally:
+        _ACTIVE_RUNS.discard(ctx.run_id)
+
+
+async def _execute_tasks(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
     started = time.monotonic()
     total = len(await _db(tq.tasks_for_run, ctx.store, ctx.run_id))
     ctx.emit(RunStarted(ctx.run_id, kind=ctx.config.kind, total=total))
