@@ -100,12 +100,11 @@ def _align_end(region_as_last: str, full: str, start: int) -> int | None:
     return None
 
 
-def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat) -> tuple[str, list[Span], int]:
-    """(rendered chat, one span per assistant message, assistant turns whose reasoning the template dropped)."""
-    msgs = to_template_messages(ex.messages, fmt.arguments)
-    full = render(tokenizer, msgs, ex.tools, fmt.template)
-    spans: list[Span] = []
-    dropped_reasoning = 0
+def _exact_regions(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]],
+                   full: str) -> list[tuple[int, int, int]]:
+    """(message index, start, end) of each assistant turn from renders of the prefixes before and
+    through it, each checked to be a prefix of the whole chat. Exact; O(turns²) rendering."""
+    regions = []
     for i, m in enumerate(ex.messages):
         if m["role"] != "assistant":
             continue
@@ -118,7 +117,65 @@ def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat) -> tuple[str, 
             raise MaskingError(
                 f"{ex.name}: the chat template does not render message {i} (assistant) as a stable prefix "
                 "of the whole chat, so its tokens cannot be located; try --chat-template chatml")
-        text = full[len(before):end]
+        regions.append((i, len(before), end))
+    return regions
+
+
+def _fast_regions(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]],
+                  full: str) -> list[tuple[int, int, int]] | None:
+    """The same regions in linear time, for templates that render an assistant turn the same
+    wherever it stands: render each turn after the opening context alone and find it, in order,
+    right after a generation prompt in the whole chat. None when any turn is not found that way
+    (context-dependent rendering): the caller then uses the exact method."""
+    first = next(i for i, m in enumerate(ex.messages) if m["role"] == "assistant")
+    ctx = msgs[:first]
+    opening = render(tokenizer, ctx, ex.tools, fmt.template, add_generation_prompt=True)
+    closed = render(tokenizer, ctx, ex.tools, fmt.template)
+    if not opening.startswith(closed) or len(opening) == len(closed):
+        return None
+    prompt = opening[len(closed):]  # e.g. "<|im_start|>assistant\n"
+    regions, cursor = [], 0
+    for i, m in enumerate(ex.messages):
+        if m["role"] != "assistant":
+            continue
+        alone = render(tokenizer, [*ctx, msgs[i]], ex.tools, fmt.template)
+        if not alone.startswith(opening) or len(alone) == len(opening):
+            return None
+        region = alone[len(opening):]
+        pos = full.find(prompt + region, cursor)
+        if pos < 0:
+            return None
+        start = pos + len(prompt)
+        regions.append((i, start, start + len(region)))
+        cursor = start + len(region)
+    return regions
+
+
+def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat,
+                    method: str = "auto") -> tuple[str, list[Span], int]:
+    """(rendered chat, one span per assistant message, assistant turns whose reasoning the template dropped).
+
+    method: "exact" (prefix renders), "fast" (turns rendered alone, found in order) or "auto" (fast,
+    exact when fast cannot place every turn)."""
+    msgs = to_template_messages(ex.messages, fmt.arguments)
+    try:
+        full = render(tokenizer, msgs, ex.tools, fmt.template)
+        regions = None
+        if method in ("auto", "fast") and any(m["role"] == "assistant" for m in ex.messages):
+            regions = _fast_regions(tokenizer, ex, fmt, msgs, full)
+            if regions is None and method == "fast":
+                raise MaskingError(f"{ex.name}: assistant turns cannot be placed by the fast method")
+        if regions is None:
+            regions = _exact_regions(tokenizer, ex, fmt, msgs, full)
+    except MaskingError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a template that raises on this chat: name the example
+        raise MaskingError(f"{ex.name}: the chat template cannot render this chat: {exc}") from None
+    spans: list[Span] = []
+    dropped_reasoning = 0
+    for i, start, end in regions:
+        m = ex.messages[i]
+        text = full[start:end]
         expected = [m.get("content") or ""] + [c["function"]["name"] for c in m.get("tool_calls") or []]
         missing = [x for x in expected if x and x.strip() not in text]
         if missing:
@@ -126,16 +183,20 @@ def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat) -> tuple[str, 
                                f"({missing[0][:40]!r} missing); the template drops it")
         if m.get("reasoning_content") and m["reasoning_content"].strip() not in text:
             dropped_reasoning += 1
-        spans.append(Span(i, len(before), end, m.get("train", True) is not False))
+        spans.append(Span(i, start, end, m.get("train", True) is not False))
     return full, spans, dropped_reasoning
 
 
 def _tokens(tokenizer: Any, ex: Example, fmt: ChatFormat) -> tuple[list[int], list[int], list[Span],
                                                                      list[tuple[int, int]], int]:
     full, spans, dropped_reasoning = assistant_spans(tokenizer, ex, fmt)
-    enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-    ids: list[int] = list(enc["input_ids"])
-    offsets = [tuple(o) for o in enc["offset_mapping"]]
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # the Rust tokenizer directly: same ids, no per-token Python conversion
+        encoding = backend.encode(full, add_special_tokens=False)
+        ids, offsets = list(encoding.ids), list(encoding.offsets)
+    else:
+        enc = tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+        ids, offsets = list(enc["input_ids"]), [tuple(o) for o in enc["offset_mapping"]]
     starts = [o[0] for o in offsets]
     labels = [IGNORE] * len(ids)
     token_spans: list[tuple[int, int]] = []

@@ -8,9 +8,9 @@ import pytest
 
 from engine.train.chat import CHATML_HERMES_TEMPLATE, resolve_format
 from engine.train.data import DatasetError, parse_rows
-from engine.train.masking import IGNORE, AllMaskedError, collate, prepare
+from engine.train.masking import IGNORE, AllMaskedError, assistant_spans, collate, prepare
 from engine.train.tiny import QWEN_STYLE_TEMPLATE
-from tests.train.conftest import chat
+from tests.train.conftest import call, chat
 
 
 def examples(*rows):
@@ -179,3 +179,37 @@ def test_bad_rows_name_their_line():
         parse_rows([json.dumps({"messages": [{"role": "robot", "content": "x"}]})])
     with pytest.raises(DatasetError, match="non-empty"):
         parse_rows([json.dumps({"messages": []})])
+
+
+def parallel_calls_row() -> dict:
+    row = chat(1)
+    row["messages"][2]["tool_calls"].append(call("c9", "bash", {"command": "ls"}))
+    row["messages"].insert(4, {"role": "tool", "tool_call_id": "c9", "name": "bash", "content": "a.py", "train": False})
+    return row
+
+
+TOJSON = QWEN_STYLE_TEMPLATE.replace(
+    "{%- if tool_call.function.arguments is string %}{{- tool_call.function.arguments }}"
+    "{%- else %}{{- tool_call.function.arguments | tojson }}{%- endif %}", "{{- tool_call.function.arguments | tojson }}")
+
+
+@pytest.mark.parametrize("template", [QWEN_STYLE_TEMPLATE, CHATML_HERMES_TEMPLATE, TOJSON],
+                         ids=["qwen-style", "chatml-hermes", "tojson-args"])
+def test_fast_locator_agrees_with_exact_prefix_renders(tokenizer, template):
+    original = tokenizer.chat_template
+    try:
+        tokenizer.chat_template = template
+        fmt = resolve_format(tokenizer, "model")
+        for ex in examples(chat(3, train=[True, False, True, True]), parallel_calls_row(), chat(0)):
+            fast = assistant_spans(tokenizer, ex, fmt, "fast")
+            assert fast == assistant_spans(tokenizer, ex, fmt, "exact")
+            assert len(fast[1]) == sum(m["role"] == "assistant" for m in ex.messages)
+    finally:
+        tokenizer.chat_template = original
+
+
+def test_parallel_tool_calls_are_one_labelled_turn(tokenizer):
+    enc = prepare(tokenizer, examples(parallel_calls_row()), resolve_format(tokenizer), 4096).examples[0]
+    first = labelled_runs(enc, tokenizer)[0]
+    assert first.count("<tool_call>") == 2 and '{"command": "ls"}' in first and first.endswith("<|im_end|>\n")
+    assert "a.py" in masked_text(enc, tokenizer)
