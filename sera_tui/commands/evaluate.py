@@ -34,7 +34,8 @@ def _per_model(entry: dict[str, Any], seeds: int) -> list[str]:
 def eval_(
     model: list[str] = typer.Option(..., "--model", help="Model name (repeat for several, side by side)."),
     base_url: list[str] | None = typer.Option(None, "--base-url", help="Endpoint of each --model, in order "
-                                                                          "(one for all, or one per model)."),
+                                                                          "(one for all, or one per model; "
+                                                                          "URL1,URL2 load-balances one model)."),
     provider: list[str] | None = typer.Option(None, "--provider", help="openai | anthropic | demo (one for all, "
                                                                           "or one per model; default openai)."),
     api_key: str | None = typer.Option(None, "--api-key", envvar="SERA_EVAL_API_KEY", help="API key for the endpoints."),
@@ -82,7 +83,9 @@ def eval_(
         url = pick(base_urls, i)
         if prov == "openai" and not url:
             fail(f"--model {name} needs a --base-url (an OpenAI-compatible endpoint, e.g. from `sera serve`)")
-        specs.append(ModelSpec(name=name, base_urls=[url] if url else [], provider=prov, api_key=api_key,
+        # "URL1,URL2": several servers of one model, load-balanced by the client
+        urls = [u.strip() for u in (url or "").split(",") if u.strip()]
+        specs.append(ModelSpec(name=name, base_urls=urls, provider=prov, api_key=api_key,
                                budget_cost=pick(costs, i)))
 
     store = open_store()
