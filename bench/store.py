@@ -200,6 +200,9 @@ def main() -> None:
     count_rollouts(store, SPECS[0])  # warm
     r, p = latencies(store, args.reps)
     both = r + p
+    import os
+
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} (figures scale with contention)")
     print(f"filter-and-count over {len(SPECS)} FilterSpecs x {args.reps}: "
           f"count_rollouts p50 {pct(r, 50):.1f} ms p95 {pct(r, 95):.1f} ms; "
           f"count_pairs p50 {pct(p, 50):.1f} ms p95 {pct(p, 95):.1f} ms; "
@@ -215,8 +218,8 @@ def main() -> None:
     for max_len in (32768, 4096):
         s = export_dataset(store, tmp / f"tok{max_len}.jsonl", spec, ExportOptions(max_len=max_len, tokenizer=str(tok)))
         print(f"export with tokenizer + tool template, max_len {max_len}: {s.exported} examples in {s.seconds:.2f}s "
-              f"= {s.exported / s.seconds:,.0f} examples/s (mean ratio {s.mean_ratio or 0:.2f}, "
-              f"dropped {sum(s.dropped.values())})")
+              f"= {s.exported / s.seconds:,.0f} examples/s, {s.tokens / s.seconds:,.0f} kept tokens/s "
+              f"(mean ratio {s.mean_ratio or 0:.2f}, dropped {sum(s.dropped.values())})")
     store.close()
 
 
