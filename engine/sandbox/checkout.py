@@ -1,9 +1,9 @@
 """A private checkout of the user's repo for one rollout.
 
-We use a local `git clone` (objects hard-linked, so it is fast) rather than `git worktree add`: the
-user's repository gets no worktree metadata at all, the checkout is self-contained (it works inside
-bubblewrap, where the user's repo may be hidden), and its `origin` remote is removed so nothing run
-inside can push back into the user's repo.
+We use `git clone --shared` rather than `git worktree add`: the user's repository gets no worktree
+metadata at all, nothing is copied (the clone reads the user's objects through `alternates`, which
+the sandbox mounts read-only, so no command can alter them; hard links would share inodes a command
+could write into), and the clone's `origin` remote is removed so nothing run inside can push back.
 """
 
 from __future__ import annotations
@@ -27,6 +27,20 @@ def resolve_commit(repo_path: Path, ref: str) -> str:
     return out
 
 
+def alternates(checkout: Path) -> list[Path]:
+    """Object directories the checkout borrows from (the sandbox mounts them read-only)."""
+    f = checkout / ".git" / "objects" / "info" / "alternates"
+    if not f.exists():
+        return []
+    out = []
+    for line in f.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            p = Path(line) if Path(line).is_absolute() else (f.parent.parent / line)
+            out.append(p.resolve())
+    return out
+
+
 def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str) -> tuple[Path, str]:
     """Clone `repo_path` into runs_dir/name at `base_commit` (detached). Returns (path, full sha)."""
     repo_path = Path(repo_path).resolve()
@@ -41,8 +55,7 @@ def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str) 
         n += 1
         dest = runs_dir / f"{base}-{n}"
     try:
-        extra = ["--no-hardlinks"] if _cross_device(repo_path, runs_dir) else []
-        git(runs_dir, "clone", "--quiet", "--no-checkout", *extra, str(repo_path), str(dest))
+        git(runs_dir, "clone", "--quiet", "--no-checkout", "--shared", str(repo_path), str(dest))
         git(dest, "checkout", "--quiet", "--detach", sha)
         git(dest, "remote", "remove", "origin")
         git(dest, "config", "user.email", "sera@localhost")
@@ -55,10 +68,3 @@ def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str) 
         remove_tree(dest)
         raise
     return dest, sha
-
-
-def _cross_device(a: Path, b: Path) -> bool:
-    try:
-        return a.stat().st_dev != b.stat().st_dev
-    except OSError:
-        return False

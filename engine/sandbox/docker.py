@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from engine.sandbox.base import CommandResult, Sandbox, SandboxError
+from engine.sandbox.checkout import alternates
 
 DEFAULT_IMAGE = "python:3.11-slim"
 
@@ -34,7 +35,8 @@ class DockerSandbox(Sandbox):
         try:
             self._container = self._client.containers.run(
                 image, ["sleep", "infinity"], detach=True, network_disabled=True, working_dir="/testbed",
-                volumes={str(Path(root).resolve()): {"bind": "/testbed", "mode": "rw"}},
+                volumes={str(Path(root).resolve()): {"bind": "/testbed", "mode": "rw"},
+                         **{str(p): {"bind": str(p), "mode": "ro"} for p in alternates(Path(root))}},
                 environment={"PYTHONDONTWRITEBYTECODE": "1",
                              "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb"},
                 name=f"sera-{name}-{int(time.time())}", auto_remove=False)

@@ -43,9 +43,10 @@ def bwrap_works() -> bool:
     return r.returncode == 0
 
 
-def bwrap_prefix(worktree: Path) -> list[str]:
+def bwrap_prefix(worktree: Path, read_only: list[Path] | tuple[Path, ...] = ()) -> list[str]:
     """Read-only host root (each top-level entry bound on bwrap's own tmpfs root, so /testbed can exist),
-    the worktree read-write at /testbed, a private /tmp, no network, its own PID namespace."""
+    the worktree read-write at /testbed, a private /tmp, no network, its own PID namespace.
+    `read_only` paths (the user's object store) are bound again after /tmp is replaced, at their own path."""
     args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     for entry in sorted(os.listdir("/")):
         p = Path("/") / entry
@@ -56,8 +57,10 @@ def bwrap_prefix(worktree: Path) -> list[str]:
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", DISPLAY_ROOT,
-             "--bind", str(worktree), DISPLAY_ROOT, "--remount-ro", "/", "--chdir", DISPLAY_ROOT]
-    return args
+             "--bind", str(worktree), DISPLAY_ROOT]
+    for p in read_only:
+        args += ["--ro-bind", str(p), str(p)]
+    return args + ["--remount-ro", "/", "--chdir", DISPLAY_ROOT]
 
 
 class LocalSandbox(Sandbox):
@@ -69,13 +72,16 @@ class LocalSandbox(Sandbox):
             raise SandboxError("bubblewrap (bwrap) is not available or cannot create namespaces here")
         super().__init__(root, base_commit, DISPLAY_ROOT if self.isolated else str(Path(root).resolve()), name)
         self._env = sandbox_env()
+        from engine.sandbox.checkout import alternates
+
+        self._read_only = alternates(Path(root))
 
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         if self.closed:
             raise SandboxError("the sandbox is closed")
         argv = ["bash", "-c", command]
         if self.isolated:
-            argv = [*bwrap_prefix(self.root), *argv]
+            argv = [*bwrap_prefix(self.root, self._read_only), *argv]
         t0 = time.perf_counter()
         try:
             proc = await asyncio.create_subprocess_exec(

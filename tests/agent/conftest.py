@@ -80,7 +80,8 @@ def repo_state(repo: Path) -> str:
     index = repo / ".git" / "index"
     h.update(index.read_bytes() if index.exists() else b"")
     for p in sorted(repo.rglob("*")):
-        if ".git" in p.relative_to(repo).parts or not p.is_file():
-            continue
+        parts = p.relative_to(repo).parts
+        if not p.is_file() or (".git" in parts and parts[1:2] != ("objects",)):
+            continue  # working-tree files and every object file, byte for byte
         h.update(str(p.relative_to(repo)).encode() + b"\0" + p.read_bytes())
     return h.hexdigest()

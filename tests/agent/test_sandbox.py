@@ -135,7 +135,10 @@ async def test_user_repo_is_unchanged_after_several_rollouts(make_repo, workspac
                                        f"`pkg/mod.py`.", config=AgentConfig(), store=store)
             # A command that tries to damage the user's repo through git from inside the sandbox.
             await sb.run(f"git -C {repo} checkout -q feature; git -C {repo} stash clear; "
-                         f"git push {repo} HEAD:main 2>&1; rm -f {repo}/scratch.txt", 30)
+                         f"git push {repo} HEAD:main 2>&1; rm -f {repo}/scratch.txt; "
+                         f"for d in $(cat .git/objects/info/alternates) .git/objects; do "
+                         f"find $d -type f -exec sh -c 'echo x >> \"$1\"' _ {{}} \\; ; done 2>/dev/null; "
+                         f"git status --short >/dev/null && git log --oneline -1", 30)
         finally:
             sb.close()
         assert result.exit_reason == "submitted" and result.patch
