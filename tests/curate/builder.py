@@ -1,8 +1,7 @@
 """Build realistic curation stores for tests: repos, runs, tasks, rollouts with messages, scores, reviews.
 
-Uses the store's own functions where they exist (repos, runs); rows that no store function writes
-yet (tasks, rollouts, messages, scores, reviews belong to the pipeline's area) go through these
-minimal private inserts, shaped exactly like schema v1.
+Everything goes through the store functions the pipeline itself uses (store.repos, runs, tasks,
+rollouts, reviews); the only direct SQL backdates a rollout's start for the date filters.
 """
 
 from __future__ import annotations
@@ -11,8 +10,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from engine.trajectory import Message, ToolCall
 from store import Store
+from store import tasks as tq
 from store.repos import add_repo
+from store.reviews import add_review
+from store.rollouts import add_message, create_rollout, finish_rollout
 from store.runs import create_run, finish_run
 
 
@@ -44,21 +47,17 @@ class StoreBuilder:
     def task(self, *, category: str = "validation", state: str = "kept", recall: float | None = 1.0,
              recall_per_file: float | None = None, verdicts: list[str] = (), function: str = "mod.fn") -> int:
         self._seq += 1
-        tid = self.store.insert_returning_id(
-            "INSERT INTO tasks (run_id, repo_id, seq, file, function, start_line, end_line, language, category,"
-            " instruction, seed, base_commit, state) VALUES (?, ?, ?, 'pkg/mod.py', ?, 1, 9, 'python', ?, ?, 1,"
-            " 'abc123', ?) RETURNING id",
-            [self.run_id, self.repo_id, self._seq, function, category,
-             f"When I call {function}() it misbehaves ({category}).", state])
+        tid = tq.create_task(self.store, run_id=self.run_id, repo_id=self.repo_id, seq=self._seq, file="pkg/mod.py",
+                             function=function, start_line=1, end_line=9, language="python", category=category,
+                             instruction=f"When I call {function}() it misbehaves ({category}).", seed=1,
+                             base_commit="abc123")
+        tq.set_task_state(self.store, tid, state)
         if recall is not None or state in ("kept", "below_threshold"):
-            self.store.execute("INSERT INTO scores (task_id, mode, recall, matched, total) VALUES (?, 'sera', ?, 0, 0)",
-                               [tid, recall])
+            tq.add_score(self.store, task_id=tid, mode="sera", recall=recall, matched=0, total=0)
         if recall_per_file is not None:
-            self.store.execute(
-                "INSERT INTO scores (task_id, mode, recall, matched, total) VALUES (?, 'per-file', ?, 0, 0)",
-                [tid, recall_per_file])
+            tq.add_score(self.store, task_id=tid, mode="per-file", recall=recall_per_file, matched=0, total=0)
         for v in verdicts:
-            self.store.execute("INSERT INTO reviews (task_id, verdict, note) VALUES (?, ?, '')", [tid, v])
+            add_review(self.store, tid, v)
         return tid
 
     def rollout(self, task_id: int | None, stage: str = "T1", *, steps: list[Step] | None = None,
@@ -67,21 +66,19 @@ class StoreBuilder:
                 user: str = "Fix the bug in pkg/mod.py.") -> int:
         steps = [Step()] if steps is None else steps
         patch = "".join(f"-old{i}\n+new{i}\n" for i in range(patch_lines // 2)) + ("+x\n" if patch_lines % 2 else "")
-        rid = self.store.insert_returning_id(
-            "INSERT INTO rollouts (run_id, task_id, stage, source, model, task_text, status, exit_reason, patch,"
-            " patch_lines, steps, started_at, finished_at) VALUES (?, ?, ?, ?, 'teacher', ?, 'finished', ?, ?, ?, ?,"
-            " coalesce(?, current_timestamp), current_timestamp) RETURNING id",
-            [self.run_id, task_id, stage, source, user, exit_reason, patch, patch_lines, len(steps), started_at])
-        msgs: list[list] = [[rid, 0, "system", system, None, None, None, None, None, False],
-                            [rid, 1, "user", user, None, None, None, None, None, False]]
-        for i, s in enumerate(steps):
-            call_id = f"call_{rid}_{i}"
-            calls = json.dumps([{"id": call_id, "name": s.tool, "arguments": json.dumps(s.arguments)}])
-            msgs.append([rid, len(msgs), "assistant", s.content, s.reasoning, calls, None, None, None, False])
-            msgs.append([rid, len(msgs), "tool", s.output, None, None, call_id, s.tool, s.output_tokens, s.error])
-        self.store.conn.executemany(
-            "INSERT INTO messages (rollout_id, idx, role, content, reasoning, tool_calls, tool_call_id, name, tokens,"
-            " tool_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", msgs)
+        rid = create_rollout(self.store, run_id=self.run_id, task_id=task_id, stage=stage, model="teacher",
+                             task_text=user, source=source)
+        msgs = [Message(role="system", content=system), Message(role="user", content=user)]
+        for i, st in enumerate(steps):
+            call = ToolCall(id=f"call_{rid}_{i}", name=st.tool, arguments=json.dumps(st.arguments))
+            msgs.append(Message(role="assistant", content=st.content, reasoning=st.reasoning, tool_calls=[call]))
+            msgs.append(Message(role="tool", content=st.output, tool_call_id=call.id, name=st.tool,
+                                tokens=st.output_tokens, tool_error=st.error))
+        for i, m in enumerate(msgs):
+            add_message(self.store, rid, i, m)
+        finish_rollout(self.store, rid, exit_reason, patch, len(steps), 0, 0, 0.0)
+        if started_at is not None:
+            self.store.execute("UPDATE rollouts SET started_at = ? WHERE id = ?", [started_at, rid])
         return rid
 
     def pair(self, **task_kw) -> tuple[int, int, int]:
