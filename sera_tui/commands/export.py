@@ -92,3 +92,5 @@ def export(
                f"({summary.format}, dataset {summary.name!r}, {summary.tokens} tokens, {summary.seconds:.1f}s)")
     for reason, n in sorted(summary.dropped.items()):
         typer.echo(f"  dropped {n}: {reason}")
+    if not summary.selected:
+        typer.echo("  no rollout matched the filters (see `sera stats` with the same flags)", err=True)
