@@ -113,10 +113,16 @@ async def _run(*, repo: Path, task: str, model: str, base_urls: list[str] | None
                                    bus=bus, run_id=run_id, stage="single")
         status = {"model_error": "failed", "sandbox_error": "failed", "cancelled": "cancelled"}.get(
             result.exit_reason, "finished")
+    except (asyncio.CancelledError, KeyboardInterrupt):  # Ctrl-C: the rollout recorded `cancelled`
+        status = "cancelled"
+        raise
     finally:
         await asyncio.to_thread(sb.close, keep)
         runs.finish_run(store, run_id, status, None if status != "failed" else "rollout failed")
         store.close()
+        aclose = getattr(client, "aclose", None)
+        if aclose is not None:
+            await aclose()
     summary = {"run_id": run_id, "rollout_id": result.rollout_id, "exit_reason": result.exit_reason,
                "steps": result.steps, "prompt_tokens": result.prompt_tokens,
                "completion_tokens": result.completion_tokens, "cost": round(result.cost, 6), "error": result.error,
