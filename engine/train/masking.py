@@ -100,55 +100,64 @@ def _align_end(region_as_last: str, full: str, start: int) -> int | None:
     return None
 
 
-def _exact_regions(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]],
-                   full: str) -> list[tuple[int, int, int]]:
-    """(message index, start, end) of each assistant turn from renders of the prefixes before and
-    through it, each checked to be a prefix of the whole chat. Exact; O(turns²) rendering."""
-    regions = []
-    for i, m in enumerate(ex.messages):
-        if m["role"] != "assistant":
-            continue
-        before = render(tokenizer, msgs[:i], ex.tools, fmt.template, add_generation_prompt=True)
-        through = render(tokenizer, msgs[: i + 1], ex.tools, fmt.template)
-        end = len(through) if full.startswith(through) else None
-        if end is None and full.startswith(before) and through.startswith(before):
-            end = _align_end(through[len(before):], full, len(before))
-        if not full.startswith(before) or end is None or end <= len(before):
-            raise MaskingError(
-                f"{ex.name}: the chat template does not render message {i} (assistant) as a stable prefix "
-                "of the whole chat, so its tokens cannot be located; try --chat-template chatml")
-        regions.append((i, len(before), end))
-    return regions
+def _exact_region(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]], full: str,
+                  i: int) -> tuple[int, int, int]:
+    """(i, start, end) of assistant message i from renders of the prefixes before and through it,
+    each checked to be a prefix of the whole chat. Exact for any template; costs two long renders."""
+    before = render(tokenizer, msgs[:i], ex.tools, fmt.template, add_generation_prompt=True)
+    through = render(tokenizer, msgs[: i + 1], ex.tools, fmt.template)
+    end = len(through) if full.startswith(through) else None
+    if end is None and full.startswith(before) and through.startswith(before):
+        end = _align_end(through[len(before):], full, len(before))
+    if not full.startswith(before) or end is None or end <= len(before):
+        raise MaskingError(
+            f"{ex.name}: the chat template does not render message {i} (assistant) as a stable prefix "
+            "of the whole chat, so its tokens cannot be located; try --chat-template chatml")
+    return i, len(before), end
 
 
-def _fast_regions(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]],
-                  full: str) -> list[tuple[int, int, int]] | None:
-    """The same regions in linear time, for templates that render an assistant turn the same
-    wherever it stands: render each turn after the opening context alone and find it, in order,
-    right after a generation prompt in the whole chat. None when any turn is not found that way
-    (context-dependent rendering): the caller then uses the exact method."""
-    first = next(i for i, m in enumerate(ex.messages) if m["role"] == "assistant")
-    ctx = msgs[:first]
-    opening = render(tokenizer, ctx, ex.tools, fmt.template, add_generation_prompt=True)
-    closed = render(tokenizer, ctx, ex.tools, fmt.template)
-    if not opening.startswith(closed) or len(opening) == len(closed):
-        return None
-    prompt = opening[len(closed):]  # e.g. "<|im_start|>assistant\n"
-    regions, cursor = [], 0
-    for i, m in enumerate(ex.messages):
-        if m["role"] != "assistant":
-            continue
-        alone = render(tokenizer, [*ctx, msgs[i]], ex.tools, fmt.template)
-        if not alone.startswith(opening) or len(alone) == len(opening):
+_FOLLOWER = {"role": "tool", "tool_call_id": "sera_probe", "name": "sera_probe", "content": "sera probe result"}
+_REFERENCE = {"role": "assistant", "content": "sera probe", "reasoning_content": "sera probe"}
+
+
+class _FastLocator:
+    """Linear-time placement for templates that render an assistant turn the same wherever it
+    stands: render the turn alone after the opening context (followed by a probe tool result when
+    it is not the chat's last message, so "last turn" quirks do not apply) and require the whole
+    chat's next generation prompt after the previous turn to be followed by exactly that text."""
+
+    def __init__(self, tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[str, Any]]):
+        self.tokenizer, self.ex, self.fmt = tokenizer, ex, fmt
+        first = next(i for i, m in enumerate(ex.messages) if m["role"] == "assistant")
+        self.ctx = msgs[:first]
+        self.opening = self._render(self.ctx, add_generation_prompt=True)
+        closed = self._render(self.ctx)
+        self.prompt = self.opening[len(closed):] if self.opening.startswith(closed) else ""
+        with_follower = self._render([*self.ctx, _REFERENCE, _FOLLOWER])
+        alone = self._render([*self.ctx, _REFERENCE])
+        self.follower = with_follower[len(alone):] if with_follower.startswith(alone) else None
+
+    def _render(self, msgs: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+        return render(self.tokenizer, msgs, self.ex.tools, self.fmt.template, add_generation_prompt=add_generation_prompt)
+
+    def region(self, msgs: list[dict[str, Any]], full: str, i: int, cursor: int) -> tuple[int, int, int] | None:
+        if not self.prompt:
             return None
-        region = alone[len(opening):]
-        pos = full.find(prompt + region, cursor)
-        if pos < 0:
+        last = i == len(msgs) - 1
+        if last or self.follower is None:
+            text = self._render([*self.ctx, msgs[i]])
+            suffix = ""
+        else:
+            text = self._render([*self.ctx, msgs[i], _FOLLOWER])
+            suffix = self.follower
+        if not text.startswith(self.opening) or not text.endswith(suffix):
             return None
-        start = pos + len(prompt)
-        regions.append((i, start, start + len(region)))
-        cursor = start + len(region)
-    return regions
+        turn = text[len(self.opening):len(text) - len(suffix)]
+        pos = full.find(self.prompt, cursor)
+        if not turn or pos < 0 or not full.startswith(turn, pos + len(self.prompt)):
+            return None
+        start = pos + len(self.prompt)
+        return i, start, start + len(turn)
 
 
 def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat,
@@ -156,17 +165,21 @@ def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat,
     """(rendered chat, one span per assistant message, assistant turns whose reasoning the template dropped).
 
     method: "exact" (prefix renders), "fast" (turns rendered alone, found in order) or "auto" (fast,
-    exact when fast cannot place every turn)."""
+    exact for any turn the fast method cannot place)."""
     msgs = to_template_messages(ex.messages, fmt.arguments)
     try:
         full = render(tokenizer, msgs, ex.tools, fmt.template)
-        regions = None
-        if method in ("auto", "fast") and any(m["role"] == "assistant" for m in ex.messages):
-            regions = _fast_regions(tokenizer, ex, fmt, msgs, full)
-            if regions is None and method == "fast":
-                raise MaskingError(f"{ex.name}: assistant turns cannot be placed by the fast method")
-        if regions is None:
-            regions = _exact_regions(tokenizer, ex, fmt, msgs, full)
+        assistants = [i for i, m in enumerate(ex.messages) if m["role"] == "assistant"]
+        fast = _FastLocator(tokenizer, ex, fmt, msgs) if assistants and method != "exact" else None
+        regions, cursor = [], 0
+        for i in assistants:
+            found = fast.region(msgs, full, i, cursor) if fast else None
+            if found is None:
+                if method == "fast":
+                    raise MaskingError(f"{ex.name}: assistant message {i} cannot be placed by the fast method")
+                found = _exact_region(tokenizer, ex, fmt, msgs, full, i)
+            regions.append(found)
+            cursor = found[2]
     except MaskingError:
         raise
     except Exception as exc:  # noqa: BLE001 - a template that raises on this chat: name the example
