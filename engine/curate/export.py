@@ -22,7 +22,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -246,7 +246,7 @@ def _unique_name(store: Store, base: str) -> str:
 def export_dataset(store: Store, out: str | Path, spec: FilterSpec, opts: ExportOptions | None = None,
                    name: str | None = None) -> ExportSummary:
     """Select rollouts with `spec`, truncate, write `out` (JSONL) and record the dataset."""
-    opts = opts or ExportOptions()
+    opts = replace(opts) if opts else ExportOptions()  # a copy: the tokenizer path is resolved below
     if opts.format not in FORMATS:
         raise ValueError(f"unknown format {opts.format!r} (openai or hermes)")
     if not 0.0 <= opts.min_ratio <= 1.0:
