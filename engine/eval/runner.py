@@ -119,7 +119,12 @@ async def arun_eval(store: Store, workspace: Workspace, config: EvalConfig, bus:
                                       log_line=f"{spec.name} seed {seed} {task.ref}: recall {shown}{tests} "
                                                f"({res['exit_reason']})"))
 
-            await asyncio.gather(*(one(seed, task) for seed in range(config.seeds) for task in config.tasks))
+            jobs = [(seed, task) for seed in range(config.seeds) for task in config.tasks]
+            if config.concurrency <= 1:
+                for seed, task in jobs:  # one at a time, in order: seed 0 on every task, then seed 1 …
+                    await one(seed, task)
+            else:
+                await asyncio.gather(*(one(seed, task) for seed, task in jobs))
             status = "cancelled" if stop.is_set() else "finished"
             q.finish_eval_run(store, eval_run_id, status=status)
             reports.append({"model": spec.name, "eval_run_id": eval_run_id,
