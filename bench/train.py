@@ -58,6 +58,20 @@ def build_inputs(tmp: Path, args: argparse.Namespace) -> tuple[Path, Path]:
     return model_dir, data
 
 
+def time_prepare(model_dir: Path, data: Path, ctx: int) -> dict:
+    """Render + locate assistant turns + tokenize + mask + truncate the whole dataset once."""
+    from transformers import AutoTokenizer
+
+    from engine.train.chat import resolve_format
+    from engine.train.data import load_dataset
+    from engine.train.masking import prepare
+
+    tok = AutoTokenizer.from_pretrained(str(model_dir))
+    t0 = time.monotonic()
+    prepared = prepare(tok, load_dataset(data), resolve_format(tok), ctx)
+    return {"seconds": time.monotonic() - t0, **prepared.stats()}
+
+
 def child(which: str, spec: dict) -> dict:
     """Run one trainer; returns its figures."""
     from engine.train.config import TrainConfig
@@ -154,6 +168,9 @@ def main() -> None:
         tmp = Path(tmp_s)
         t0 = time.monotonic()
         model_dir, data = build_inputs(tmp, args)
+        prep = time_prepare(model_dir, data, args.ctx)
+        print(f"# masking: {prep['examples']} examples, {prep['tokens']} tokens in {prep['seconds']:.2f}s "
+              f"({prep['tokens'] / prep['seconds']:.0f} tokens/s, {prep['truncated']} cut back to --ctx)", flush=True)
         print(f"# model {args.model} ({MODELS[args.model]}), ctx {args.ctx}, method {args.method}, "
               f"{args.steps} steps × batch {args.batch} × accum {args.grad_accum}, "
               f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}; "

@@ -100,9 +100,10 @@ def train(
         fail(f"--base-model {base_model}: no such directory")
     out_dir = Path(config.out_dir)
     has_checkpoint = any(out_dir.glob("checkpoint-*/trainer_state.json"))
+    trained = (out_dir / "adapter_config.json").exists() or any(out_dir.glob("model*.safetensors"))
     if resume and not has_checkpoint:
         fail(f"--resume: no checkpoint in {out_dir} to resume from")
-    if not resume and (has_checkpoint or (out_dir / "train_config.json").exists()):
+    if not resume and (has_checkpoint or trained):  # a run that failed before its first checkpoint may be redone
         fail(f"{out_dir} already holds a training run; pass --resume to continue it or choose another --out")
 
     from engine.train.device import DeviceError, DeviceInfo, check_device
