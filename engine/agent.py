@@ -5,7 +5,6 @@ message persisted and announced the moment it exists. Small enough to read in on
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,20 +180,20 @@ class _Rollout:
         task.cancel()
         try:
             await task
-        except BaseException:  # noqa: BLE001 - we are abandoning it
+        except BaseException:  # we are abandoning it
             pass
         raise _Cancelled
 
     async def finish(self, exit_reason: str, error: str | None) -> RolloutResult:
         try:
             await self.flush()
-        except Exception as exc:  # noqa: BLE001 - keep going: the rollout row still gets its end state
+        except Exception as exc:  # keep going: the rollout row still gets its end state
             error = error or f"a message could not be stored: {type(exc).__name__}: {exc}"
         patch = getattr(self, "patch", None)
         if patch is None:
             try:  # a rollout that did not submit still shows what it changed
                 patch = await self.sandbox.apatch(self.exclude)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 patch = ""
                 error = error or f"could not compute the patch: {exc}"
         if self.store is not None and self.rollout_id is not None:
@@ -227,7 +226,7 @@ async def run_rollout(*, client: ModelClient, sandbox: Sandbox, task_text: str, 
     except asyncio.CancelledError:
         await asyncio.shield(r.finish("cancelled", "the rollout task was cancelled"))
         raise
-    except Exception as exc:  # noqa: BLE001 - a bug or an unexpected client failure: record it, don't lose the run
+    except Exception as exc:  # a bug or an unexpected client failure: record it, don't lose the run
         reason, error = ("sandbox_error" if isinstance(exc, OSError) else "model_error"), \
             f"{type(exc).__name__}: {exc}"
     return await r.finish(reason, error)

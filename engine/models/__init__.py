@@ -36,5 +36,12 @@ def make_client(model: str, base_urls: list[str] | None = None, *, provider: Pro
     raise ValueError(f"unknown provider {provider!r} (use one of {', '.join(PROVIDERS)})")
 
 
-__all__ = ["Completion", "ContextExceededError", "ModelClient", "ModelError", "PriceTable", "make_client",
-           "PROVIDERS"]
+__all__ = [
+    "PROVIDERS",
+    "Completion",
+    "ContextExceededError",
+    "ModelClient",
+    "ModelError",
+    "PriceTable",
+    "make_client",
+]

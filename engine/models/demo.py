@@ -29,7 +29,7 @@ _TARGET = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`\s*\(?\s*(?:in|from|of)\s+`([
 _NAMED = re.compile(r"function\s+`([A-Za-z_][\w.]*)(?:\(\))?`\s+and\s+the\s+file\s+`([^`\s]+)`")
 _PY_FILE = re.compile(r"`([^`\s]+\.py)`")
 _IDENT = re.compile(r"`([A-Za-z_][\w.]*)(?:\(\))?`")
-_WORKDIR = re.compile(r"<uploaded_files>\s*\n(.*?)\n\s*</uploaded_files>", re.S)
+_WORKDIR = re.compile(r"<uploaded_files>\s*\n(.*?)\n\s*</uploaded_files>", re.DOTALL)
 _VIEW_LINE = re.compile(r"^\s*(\d+)\t(.*)$")
 
 
@@ -357,13 +357,13 @@ class DemoTeacher:
     @staticmethod
     def _demonstration(messages: list[Message]) -> str:
         text = "\n".join(m.content or "" for m in messages)
-        m = re.search(r"<(demonstration|example)>(.*?)</\1>", text, re.S)
+        m = re.search(r"<(demonstration|example)>(.*?)</\1>", text, re.DOTALL)
         return m.group(2) if m else ""
 
 
 def _added_lines(text: str) -> list[str]:
     """The `+` lines of the patch quoted in a judge/PR prompt (inside <patch>…</patch>)."""
-    m = re.search(r"<patch>(.*?)</patch>", text, re.S)
+    m = re.search(r"<patch>(.*?)</patch>", text, re.DOTALL)
     body = m.group(1) if m else text
     return [ln[1:] for ln in body.splitlines() if ln.startswith("+") and not ln.startswith("+++")]
 

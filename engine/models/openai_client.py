@@ -117,4 +117,4 @@ def _short(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-__all__ = ["OpenAIClient", "parse_message", "is_context_error", "estimate_tokens"]
+__all__ = ["OpenAIClient", "estimate_tokens", "is_context_error", "parse_message"]

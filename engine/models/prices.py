@@ -52,14 +52,14 @@ class PriceTable:
             return 0.0
         return (prompt_tokens * p.input + completion_tokens * p.output) / 1_000_000
 
-    def with_overrides(self, overrides: dict[str, dict[str, float]]) -> "PriceTable":
+    def with_overrides(self, overrides: dict[str, dict[str, float]]) -> PriceTable:
         prices = dict(self.prices)
         for name, v in overrides.items():
             prices[name] = Price(float(v.get("input", 0.0)), float(v.get("output", 0.0)))
         return PriceTable(prices)
 
     @classmethod
-    def from_config(cls, config_path: str | Path | None) -> "PriceTable":
+    def from_config(cls, config_path: str | Path | None) -> PriceTable:
         """Defaults plus the `[prices]` table of a workspace config.toml (missing file: defaults)."""
         table = cls()
         if config_path and Path(config_path).is_file():

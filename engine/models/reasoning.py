@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_THINK = re.compile(r"<think>(.*?)</think>", re.S)
+_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL)
 
 
 def split_think(content: str | None) -> tuple[str | None, str | None]:

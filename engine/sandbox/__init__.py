@@ -5,9 +5,8 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from engine.sandbox.base import CommandResult, Sandbox, SandboxError
+from engine.sandbox.base import CommandResult, Sandbox, SandboxError, remove_tree
 from engine.sandbox.checkout import make_checkout, resolve_commit
-from engine.sandbox.base import remove_tree
 
 
 def create_sandbox(repo_path: str | Path, base_commit: str, runs_dir: str | Path, backend: str = "local",

@@ -21,7 +21,7 @@ def docker_client():
         client = docker.from_env()
         client.ping()
         return client
-    except Exception as exc:  # noqa: BLE001 - any failure means "no usable daemon"
+    except Exception as exc:  # any failure means "no usable daemon"
         raise SandboxError(f"no Docker daemon answers ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})") \
             from None
 
@@ -40,7 +40,7 @@ class DockerSandbox(Sandbox):
                 environment={"PYTHONDONTWRITEBYTECODE": "1",
                              "PAGER": "cat", "GIT_PAGER": "cat", "TERM": "dumb"},
                 name=f"sera-{name}-{int(time.time())}", auto_remove=False)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SandboxError(f"cannot start container from {image}: {exc}") from None
 
     async def run(self, command: str, timeout_s: float) -> CommandResult:
@@ -52,7 +52,7 @@ class DockerSandbox(Sandbox):
 
         try:
             res = await asyncio.to_thread(go)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SandboxError(f"docker exec failed: {exc}") from None
         timed_out = res.exit_code == 137
         return CommandResult(-9 if timed_out else res.exit_code,
@@ -62,6 +62,6 @@ class DockerSandbox(Sandbox):
     def close(self, keep: bool = False) -> None:
         try:
             self._container.remove(force=True)
-        except Exception:  # noqa: BLE001 - already gone
+        except Exception:  # already gone
             pass
         super().close(keep)

@@ -105,7 +105,7 @@ class LocalSandbox(Sandbox):
         timed_out = False
         try:
             await asyncio.wait_for(proc.wait(), timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             timed_out = True
             _kill_group(proc.pid)
             await proc.wait()
@@ -117,11 +117,11 @@ class LocalSandbox(Sandbox):
         # The shell exited; a background child may still hold the pipe open: give it a moment.
         try:
             await asyncio.wait_for(asyncio.shield(reader), 0.05 if timed_out else 2.0)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             _kill_group(proc.pid)
             try:
                 await asyncio.wait_for(reader, 1.0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 reader.cancel()
         output = b"".join(chunks).decode("utf-8", errors="replace")
         code = proc.returncode if proc.returncode is not None else -9

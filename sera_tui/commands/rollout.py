@@ -83,7 +83,7 @@ async def _run(*, repo: Path, task: str, model: str, base_urls: list[str] | None
     ws = workspace()
     try:
         prices = PriceTable.from_config(ws.config_path)
-    except Exception as exc:  # noqa: BLE001 - a broken config is the user's to fix
+    except Exception as exc:  # a broken config is the user's to fix
         fail(f"cannot read prices from {ws.config_path}: {exc}")
     client = make_client(model, base_urls, provider=provider, api_key=api_key, prices=prices,  # type: ignore[arg-type]
                          max_retries=max_retries)

@@ -8,8 +8,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import pytest
-
 from engine.agent import AgentConfig, run_rollout
 from engine.events import EventBus, MessageAdded, RolloutFinished, RolloutStarted
 from engine.loopback import Reply, context_length_reply, error_reply, text_reply, tool_call_reply

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
@@ -67,7 +68,7 @@ async def test_timeout_kills_the_command_and_its_children(py_repo: Path, sandbox
     assert r.timed_out and r.exit_code == -9
     assert "started" in r.output
     assert elapsed < 8
-    time.sleep(0.2)
+    await asyncio.sleep(0.2)
     ps = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
     assert marker not in ps, "a child of the timed-out command survived"
 
