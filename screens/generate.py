@@ -3,7 +3,7 @@ streaming side by side with the synthetic PR between them; a status line with th
 cost and ETA.
 
 The pipeline (engine/svg/pipeline.run_generate) runs on its own asyncio loop in a worker thread.
-Its events land in an EventInbox; a 10 Hz timer folds them into a LiveRun and touches only the rows
+Its events land in an EventInbox; a 5 Hz timer folds them into a LiveRun and touches only the rows
 and panes that changed, so the UI stays responsive however many rollouts stream.
 """
 
@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Button, Collapsible, DataTable, Footer, Header, Input, Label, Select, Static
 
 from engine.trajectory import Message as ChatMessage
@@ -28,7 +29,7 @@ from screens.widgets.banner import ReadOnlyBanner
 from screens.widgets.live_run import EventInbox, LiveRun, TaskLive, fmt_duration, fmt_tokens
 from screens.widgets.trajectory import TrajectoryView
 
-TICK_S = 0.1
+TICK_S = 0.2  # UI folds of engine events: 5 a second is live to a reader and cheap for the loop
 DEMO_LABEL = "demo teacher — not a language model"
 STATE_STYLE = {"kept": "bold green", "running": "bold cyan", "pending": "dim", "below_threshold": "yellow",
                "judged_invalid": "magenta", "empty_patch": "yellow", "cancelled": "dim"}
@@ -103,6 +104,9 @@ class GenerateScreen(Screen):
         self.selected: int | None = None
         self._dirty: set[int] = set()
         self._rows: set[str] = set()  # row keys in the task table (str(task id))
+        self._shown_rows: dict[str, list] = {}  # what each row shows now
+        self._status_text = ""
+        self._pr_shown: tuple[int, str] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cancel: asyncio.Event | None = None
         self._thread_running = threading.Event()
@@ -150,7 +154,7 @@ class GenerateScreen(Screen):
             with VerticalScroll(id="pr-pane", classes="pane"):
                 yield Static("", id="pr-text")
             yield TrajectoryView("T2", id="t2-pane", classes="pane")
-        yield Static("", id="gen-status")
+        yield StatusLine(id="gen-status")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -221,6 +225,7 @@ class GenerateScreen(Screen):
         table = self.query_one("#gen-tasks", DataTable)
         table.clear()
         self._rows.clear()
+        self._shown_rows.clear()
         for t in sorted(live.tasks.values(), key=lambda t: t.seq):
             self._add_row(table, t)
         self._refresh_status()
@@ -282,6 +287,7 @@ class GenerateScreen(Screen):
         self.selected = None
         self.query_one("#gen-tasks", DataTable).clear()
         self._rows.clear()
+        self._shown_rows.clear()
         for pane in self.query(TrajectoryView):
             pane.reset(pane.border_title.split(" ")[0] if pane.border_title else None, placeholder="")
         self.query_one("#pr-text", Static).update("")
@@ -328,7 +334,7 @@ class GenerateScreen(Screen):
         if loop is None or cancel is None:
             return
         loop.call_soon_threadsafe(cancel.set)
-        self.query_one("#gen-status", Static).update("stopping: in-flight tasks end as cancelled …")
+        self.query_one("#gen-status", StatusLine).update("stopping: in-flight tasks end as cancelled …")
 
     def on_generate_screen_pipeline(self, msg: Pipeline) -> None:
         self._tick()  # fold the last events first
@@ -363,7 +369,7 @@ class GenerateScreen(Screen):
         form = self.query_one("#gen-form", Collapsible)
         form.collapsed = not form.collapsed
 
-    # -- the 10 Hz fold ----------------------------------------------------------------------
+    # -- the 5 Hz fold ----------------------------------------------------------------------
     def _tick(self) -> None:
         events = self.inbox.drain()
         self.stats["ticks"] += 1
@@ -395,12 +401,20 @@ class GenerateScreen(Screen):
                 fmt_recall(t.recall)]
 
     def _add_row(self, table: DataTable, t: TaskLive) -> None:
-        table.add_row(*self._row(t), key=str(t.id))
+        row = self._row(t)
+        table.add_row(*row, key=str(t.id))
         self._rows.add(str(t.id))
+        self._shown_rows[str(t.id)] = row
 
     def _update_row(self, table: DataTable, t: TaskLive) -> None:
-        for (name, _), value in zip(COLUMNS, self._row(t)):
-            table.update_cell(str(t.id), name, value)
+        # Only cells whose text changed: each update invalidates the table's render cache.
+        key = str(t.id)
+        old = self._shown_rows.get(key, [])
+        new = self._row(t)
+        for i, ((name, _), value) in enumerate(zip(COLUMNS, new)):
+            if i >= len(old) or str(old[i]) != str(value):
+                table.update_cell(key, name, value)
+        self._shown_rows[key] = new
 
     # -- the selected task -------------------------------------------------------------------
     @on(DataTable.RowHighlighted, "#gen-tasks")
@@ -429,13 +443,15 @@ class GenerateScreen(Screen):
             self._load_task(task_id)
 
     def _show_pr(self, t: TaskLive) -> None:
-        pr = self.query_one("#pr-text", Static)
         if t.pr_text:
-            pr.update(Text(t.pr_text))
+            text = Text(t.pr_text)
         elif t.state in ("pending", "running"):
-            pr.update(Text("the PR appears after the judge accepts T1", style="dim"))
+            text = Text("the PR appears after the judge accepts T1", style="dim")
         else:
-            pr.update(Text(f"no PR ({t.state})", style="dim"))
+            text = Text(f"no PR ({t.state})", style="dim")
+        if (t.id, text.plain) != self._pr_shown:  # an update costs a layout pass: only on change
+            self._pr_shown = (t.id, text.plain)
+            self.query_one("#pr-text", Static).update(text)
 
     def _stream_selected(self) -> None:
         t = self.live.tasks.get(self.selected) if self.selected is not None else None
@@ -508,14 +524,37 @@ class GenerateScreen(Screen):
                         f"+{fmt_tokens(lv.completion_tokens)} · ${lv.cost:.2f} · ETA {fmt_duration(lv.eta_s())}")
             if self.demo:
                 text.append(f" · {DEMO_LABEL}", style="italic yellow")
-        w = self.query_one("#gen-status", Static)
+        if text.plain == self._status_text:
+            return
+        self._status_text = text.plain
+        w = self.query_one("#gen-status", StatusLine)
         w.update(text)
-        w.remove_class("-error")
+        if w.has_class("-error"):
+            w.remove_class("-error")
 
     def _set_status_error(self, text: str) -> None:
-        w = self.query_one("#gen-status", Static)
+        self._status_text = ""
+        w = self.query_one("#gen-status", StatusLine)
         w.update(Text(f"error: {text}", style="bold red"))
         w.add_class("-error")
+
+
+class StatusLine(Widget):
+    """A one-line status bar. Unlike Static.update(), changing it repaints without a layout pass
+    (it is refreshed up to 5 times a second while a run streams)."""
+
+    DEFAULT_CSS = "StatusLine { height: 1; }"
+
+    def __init__(self, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text: Text = Text("")
+
+    def update(self, text: Text | str) -> None:
+        self.text = text if isinstance(text, Text) else Text(text)
+        self.refresh()
+
+    def render(self) -> Text:
+        return self.text
 
 
 def _inspector(task_id: int, ids: list[int]):

@@ -36,7 +36,8 @@ that matched it); **red ✗**: a P1 line P2 lacks; **dim ·**: a P2 change with 
 ## Everywhere
 
 `?` this help · `ctrl+p` command palette (screens, demo, theme) · `ctrl+t` light/dark theme ·
-`escape` back · `q` quit. Tab / shift+Tab move focus. Expand a clipped observation with Enter.
+`escape` back · `q` quit. Tab / shift+Tab move focus. In a trajectory pane, `e` expands every
+message (reasoning, clipped observations); a click expands one.
 
 When another process holds the database (a running `sera generate`), the workbench opens a
 read-only snapshot and says so in a red banner; actions that write are disabled.

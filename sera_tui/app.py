@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App, SystemCommand
@@ -53,7 +54,7 @@ def _lazy(module: str, cls: str, mode: str):
 
 class SeraApp(App):
     TITLE = "SERA Workbench"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))  # absolute: subclasses elsewhere find it too
     MODES = {name: _lazy(m, c, name) for name, (m, c) in SCREENS.items()}
     DEFAULT_MODE = "repos"
     BINDINGS = [

@@ -1,7 +1,7 @@
 """Trajectory rendering: one widget per message, appended in batches while a rollout streams.
 
-Reasoning sits in a collapsed Collapsible, tool calls show their arguments, observations are
-clipped to a few lines and expand on Enter/click. The view follows the tail unless the reader
+Each message is one widget: reasoning collapsed to a one-line summary, tool calls with their
+arguments, observations clipped to a few lines; a click expands one, `e` all of a pane. The view follows the tail unless the reader
 scrolled up.
 """
 
@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 
-from rich.markup import escape
 from rich.text import Text
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Collapsible, Static
+from textual.containers import VerticalScroll
+from textual.widgets import Static
 
 from engine.trajectory import Message
 
@@ -39,95 +37,98 @@ def format_arguments(arguments: str, limit: int = 400) -> str:
     return "\n".join(parts)
 
 
-class ClippedText(Static, can_focus=True):
-    """Long text shown as its first lines; Enter or a click toggles the full text."""
+class MessageView(Static):
+    """One message, drawn as a single widget (cheap to mount while many rollouts stream).
 
-    BINDINGS = [Binding("enter", "toggle", "Expand", show=False)]
-    DEFAULT_CSS = """
-    ClippedText { height: auto; padding: 0 0 0 2; }
-    ClippedText:focus { background: $boost; }
+    Collapsed (the default): reasoning as a one-line "▶ reasoning" summary, observations and long
+    prompts clipped to their first lines. A click expands it; `e` in the pane expands all.
+    Not focusable on purpose: every new focusable widget makes Textual rebuild the footer, which
+    is too slow at 16 streams.
     """
 
-    def __init__(self, text: str, clip: int = CLIP_LINES, classes: str | None = None) -> None:
-        super().__init__("", classes=classes, markup=False)
-        self.full = text
-        self.clip = clip
+    DEFAULT_CSS = """
+    MessageView { height: auto; margin: 0 0 1 0; }
+    MessageView:hover { background: $boost; }
+    """
+
+    def __init__(self, message: Message, index: int) -> None:
+        super().__init__("", classes=f"msg msg-{message.role}", markup=False)
+        self.message = message
+        self.index = index
         self.expanded = False
-        self._n = text.count("\n") + 1
 
     @property
     def clipped(self) -> bool:
-        return self._n > self.clip and not self.expanded
+        """True when something is hidden (collapsed reasoning or clipped text)."""
+        return not self.expanded and self.render_text().plain != self.render_text(expanded=True).plain
 
     def on_mount(self) -> None:
-        self._render_text()
-
-    def _render_text(self) -> None:
-        if self._n <= self.clip or self.expanded:
-            self.update(Text(self.full))
-        else:
-            head = "\n".join(self.full.split("\n")[: self.clip])
-            t = Text(head)
-            t.append(f"\n… {self._n - self.clip} more lines (Enter to expand)", style="italic dim")
-            self.update(t)
+        self.update(self.render_text())
 
     def action_toggle(self) -> None:
-        self.expanded = not self.expanded
-        self._render_text()
+        self.set_expanded(not self.expanded)
+
+    def set_expanded(self, expanded: bool) -> None:
+        if expanded != self.expanded:
+            self.expanded = expanded
+            self.update(self.render_text())
 
     def on_click(self) -> None:
         self.action_toggle()
 
-
-class MessageView(Vertical):
-    """One message of a trajectory."""
-
-    DEFAULT_CSS = """
-    MessageView { height: auto; margin: 0 0 1 0; }
-    MessageView > .msg-head { height: 1; }
-    MessageView > .msg-body { height: auto; padding: 0 0 0 2; }
-    MessageView > .msg-call { height: auto; padding: 0 0 0 2; color: $accent; }
-    MessageView Collapsible { padding: 0; margin: 0; border: none; }
-    MessageView Collapsible Contents { padding: 0 0 0 2; }
-    """
-
-    def __init__(self, message: Message, index: int) -> None:
-        super().__init__(classes=f"msg msg-{message.role}")
-        self.message = message
-        self.index = index
-
-    def compose(self) -> ComposeResult:
+    def render_text(self, expanded: bool | None = None) -> Text:
+        expanded = self.expanded if expanded is None else expanded
         m = self.message
-        head = Text(f"{self.index:>3} ", style="dim")
-        head.append(m.role, style=ROLE_STYLE.get(m.role, ""))
+        t = Text(f"{self.index:>3} ", style="dim")
+        t.append(m.role, style=ROLE_STYLE.get(m.role, ""))
         if m.role == "tool" and m.name:
-            head.append(f" ← {m.name}", style="dim")
+            t.append(f" ← {m.name}", style="dim")
             if m.tool_error:
-                head.append("  error", style="bold red")
+                t.append("  error", style="bold red")
         if m.tokens:
-            head.append(f"  {m.tokens} tok", style="dim")
-        yield Static(head, classes="msg-head")
+            t.append(f"  {m.tokens} tok", style="dim")
         if m.role == "system":
-            yield Collapsible(Static(m.content or "", markup=False), title="system prompt", collapsed=True)
-            return
+            _block(t, "system prompt", m.content or "", expanded)
+            return t
         if m.reasoning:
-            yield Collapsible(Static(m.reasoning, markup=False), title="reasoning", collapsed=True,
-                              classes="reasoning")
-        if m.role == "tool":
-            yield ClippedText(m.content or "", classes="observation")
-        elif m.content:
-            if m.role == "user":
-                yield ClippedText(m.content, clip=12, classes="msg-body")
-            else:
-                yield Static(m.content, classes="msg-body", markup=False)
+            _block(t, "reasoning", m.reasoning, expanded, style="italic")
+        if m.content:
+            clip = None if expanded or m.role == "assistant" else (CLIP_LINES if m.role == "tool" else 12)
+            _clipped(t, m.content, clip)
         for call in m.tool_calls:
+            t.append(f"\n  → {call.name}", style="bold")
             args = format_arguments(call.arguments)
-            yield Static(f"[b]→ {escape(call.name)}[/b]" + (f"\n{escape(args)}" if args else ""),
-                         classes="msg-call")
+            if args:
+                _clipped(t, args, None if expanded else 12, style="cyan")
+        return t
+
+
+def _block(t: Text, title: str, body: str, expanded: bool, style: str = "") -> None:
+    if expanded:
+        t.append(f"\n  ▼ {title}", style="bold dim")
+        t.append("\n" + _indent(body), style=style)
+    else:
+        first = body.strip().split("\n", 1)[0]
+        t.append(f"\n  ▶ {title}: ", style="bold dim")
+        t.append(first[:60] + ("…" if len(first) > 60 or "\n" in body.strip() else ""), style="dim " + style)
+
+
+def _clipped(t: Text, body: str, clip: int | None, style: str = "") -> None:
+    lines = body.split("\n")
+    shown = lines if clip is None or len(lines) <= clip else lines[:clip]
+    t.append("\n" + _indent("\n".join(shown)), style=style)
+    if len(shown) < len(lines):
+        t.append(f"\n  … {len(lines) - len(shown)} more lines (click, or e: expand all)", style="italic dim")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + ln for ln in text.split("\n"))
 
 
 class TrajectoryView(VerticalScroll):
     """A rollout's messages. `append()` mounts a batch at once (one layout pass per batch)."""
+
+    BINDINGS = [Binding("e", "expand_all", "Expand all")]
 
     DEFAULT_CSS = """
     TrajectoryView { height: 1fr; }
@@ -161,6 +162,12 @@ class TrajectoryView(VerticalScroll):
         self.mount_all(views)
         if follow:
             self.call_after_refresh(self.scroll_end, animate=False)
+
+    def action_expand_all(self) -> None:
+        views = list(self.query(MessageView))
+        expand = not all(v.expanded for v in views)
+        for v in views:
+            v.set_expanded(expand)
 
     def set_messages(self, messages: list[Message], title: str | None = None,
                      rollout_id: int | None = None) -> None:
