@@ -26,8 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="TrainConfig as JSON text or a path to a JSON file")
     ns = parser.parse_args(argv)
 
-    # Keep stdout for our JSON lines only: a dup of the real stdout, and sys.stdout -> stderr.
-    out: TextIO = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
+    # Keep stdout for our JSON lines only: a dup of the real stdout; fd 1 and sys.stdout -> stderr
+    # (Trainer prints its log dicts, native code may write to fd 1).
+    sys.stdout.flush()
+    out: TextIO = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
     sys.stdout = sys.stderr
     rank0 = os.environ.get("RANK", "0") == "0"
     lock = threading.Lock()
