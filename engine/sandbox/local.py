@@ -75,6 +75,7 @@ class LocalSandbox(Sandbox):
         from engine.sandbox.checkout import alternates
 
         self._read_only = alternates(Path(root))
+        self._groups: set[int] = set()  # process groups started here (background jobs may outlive a command)
 
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         if self.closed:
@@ -89,6 +90,7 @@ class LocalSandbox(Sandbox):
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
             raise SandboxError(f"cannot start a shell in the sandbox: {exc}") from None
+        self._groups.add(proc.pid)
         chunks: list[bytes] = []
         size = 0
 
@@ -123,10 +125,28 @@ class LocalSandbox(Sandbox):
                 await asyncio.wait_for(reader, 1.0)
             except TimeoutError:
                 reader.cancel()
+        if not _group_alive(proc.pid):  # only groups with live members are worth (and safe) killing later
+            self._groups.discard(proc.pid)
         output = b"".join(chunks).decode("utf-8", errors="replace")
         code = proc.returncode if proc.returncode is not None else -9
         return CommandResult(exit_code=-9 if timed_out else code, output=output, timed_out=timed_out,
                              duration_ms=(time.perf_counter() - t0) * 1000)
+
+
+    def close(self, keep: bool = False) -> None:
+        """Kill whatever the rollout left running in the background, then remove the checkout."""
+        for pgid in self._groups:
+            _kill_group(pgid)
+        self._groups.clear()
+        super().close(keep)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def _kill_group(pid: int) -> None:

@@ -73,6 +73,19 @@ async def test_timeout_kills_the_command_and_its_children(py_repo: Path, sandbox
     assert marker not in ps, "a child of the timed-out command survived"
 
 
+@pytest.mark.parametrize("isolate", [pytest.param(True, marks=needs_bwrap), False])
+async def test_background_jobs_die_when_the_sandbox_closes(py_repo: Path, workspace, isolate: bool) -> None:
+    sb = create_sandbox(py_repo, "HEAD", workspace.runs_dir, isolate=isolate)
+    marker = f"sera-bg-probe-{os.getpid()}-{int(isolate)}"
+    r = await sb.run(f"nohup bash -c 'exec -a {marker} sleep 1000' >/dev/null 2>&1 & echo started", 10)
+    assert "started" in r.output and not r.timed_out
+    if not isolate:  # outside bubblewrap the job survives the command...
+        assert marker in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    sb.close()
+    await asyncio.sleep(0.2)
+    assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
 async def test_plain_command_result_and_exit_code(py_repo: Path, sandboxes) -> None:
     sb = sandboxes(py_repo)
     r = await sb.run("ls pkg; echo err >&2; exit 3", 30)
