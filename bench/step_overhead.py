@@ -11,8 +11,10 @@ Target for ours: p50 <= 10 ms.
 
     python bench/step_overhead.py [--steps 100] [--no-bwrap]
 
-The mini-swe-agent half needs `pip install mini-swe-agent` (it pulls litellm; kept out of the
-project's dependencies) and is skipped with a message when it is missing.
+The mini-swe-agent half needs `pip install mini-swe-agent mcp` (litellm imports `mcp` lazily; kept
+out of the project's dependencies) and is skipped with a message when it is missing. litellm pins
+openai<3: if pip downgrades openai, reinstall the version you had (litellm's plain chat path still
+works with it; measured with mini-swe-agent 2.4.6, litellm 1.106, openai 3.54).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def bench_mini(base_url: str, repo: Path, out_dir: Path, steps: int) -> dict | s
         from minisweagent.environments.local import LocalEnvironment
         from minisweagent.models.litellm_model import LitellmModel
     except ImportError as exc:
-        return f"mini-swe-agent is not installed ({exc}); `pip install mini-swe-agent` to compare"
+        return f"mini-swe-agent is not installed ({exc}); `pip install mini-swe-agent mcp` to compare"
 
     import logging
 
