@@ -190,7 +190,10 @@ def main() -> None:
             ours = asyncio.run(bench_ours(srv.base_url, repo, tmp_path / "ws", args.steps,
                                           False if args.no_bwrap else None))
         with ScriptedOpenAIServer(responder(args.steps, "mini")) as srv:
-            mini = bench_mini(srv.base_url, repo, tmp_path, args.steps)
+            try:
+                mini = bench_mini(srv.base_url, repo, tmp_path, args.steps)
+            except Exception as exc:  # its dependency stack is not ours: report, don't crash our half
+                mini = f"mini-swe-agent failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
     label = "sera (bwrap)" if ours["isolated"] else "sera (no bwrap)"
     print(f"step overhead: {args.steps} bash `true` steps, then submit; every message persisted "
           f"(sera: DuckDB row per message; mini-swe-agent: trajectory JSON saved every step)")
