@@ -71,6 +71,7 @@ class _Rollout:
         self.context_tokens = 0  # best estimate of the next request's prompt size
         self.tools = ToolRunner(sandbox, bash_timeout_s=config.bash_timeout_s, output_limit=config.output_limit)
         self._writes: asyncio.Future | None = None  # the last pending message INSERT (they chain in order)
+        self.patch: str | None = None  # set at submit
 
     # -- persistence & events -----------------------------------------------------------------
     async def add(self, message: Message) -> None:
@@ -124,6 +125,9 @@ class _Rollout:
         while True:
             if self.cancel.is_set():
                 return "cancelled", None
+            if self._writes is not None and self._writes.done() and self._writes.exception() is not None:
+                exc = self._writes.exception()  # no point going on when the trajectory cannot be kept
+                return "sandbox_error", f"the store rejected a message: {type(exc).__name__}: {exc}"
             if self.steps >= self.config.step_limit:
                 return "step_limit", None
             if self.context_tokens > self.config.max_context_tokens:
@@ -189,7 +193,7 @@ class _Rollout:
             await self.flush()
         except Exception as exc:  # keep going: the rollout row still gets its end state
             error = error or f"a message could not be stored: {type(exc).__name__}: {exc}"
-        patch = getattr(self, "patch", None)
+        patch = self.patch
         if patch is None:
             try:  # a rollout that did not submit still shows what it changed
                 patch = await self.sandbox.apatch(self.exclude)
