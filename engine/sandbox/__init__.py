@@ -36,4 +36,4 @@ def create_sandbox(repo_path: str | Path, base_commit: str, runs_dir: str | Path
         raise
 
 
-__all__ = ["CommandResult", "Sandbox", "SandboxError", "create_sandbox", "resolve_commit"]
+__all__ = ["CommandResult", "Sandbox", "SandboxError", "create_sandbox", "remove_tree", "resolve_commit"]
