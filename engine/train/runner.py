@@ -147,8 +147,10 @@ class TrainHandle:
         assert self.result is not None
         return self.result
 
-    def cancel(self, grace_s: float = 60.0) -> None:
-        """SIGTERM (the worker checkpoints at the next step and exits), SIGKILL after grace_s."""
+    def cancel(self, grace_s: float = 300.0) -> None:
+        """SIGTERM (the worker checkpoints at the next optimizer step and exits), SIGKILL after grace_s.
+
+        A step of a large global batch at long context can take minutes, hence the long default."""
         if self.done:
             return
         self._cancelled.set()
@@ -159,6 +161,12 @@ class TrainHandle:
                 self._signal(signal.SIGKILL)
 
         threading.Thread(target=_kill, daemon=True).start()
+
+    def kill(self) -> None:
+        """SIGKILL now (no checkpoint); the run is still marked cancelled."""
+        if not self.done:
+            self._cancelled.set()
+            self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
         try:
@@ -189,10 +197,19 @@ def start_train(store: Store, config: TrainConfig, bus: EventBus | None = None, 
     return TrainHandle(store, train_run_id, proc, config, bus, on_record)
 
 
-def run_train(store: Store, config: TrainConfig, bus: EventBus | None = None, **kw: Any) -> TrainResult:
+def run_train(store: Store, config: TrainConfig, bus: EventBus | None = None, *,
+              on_interrupt: Callable[[int], None] | None = None, **kw: Any) -> TrainResult:
+    """Blocking run. First Ctrl-C: cancel (checkpoint at the next step); second: kill."""
     handle = start_train(store, config, bus, **kw)
-    try:
-        return handle.wait()
-    except KeyboardInterrupt:
-        handle.cancel(grace_s=30)
-        return handle.wait()
+    interrupts = 0
+    while True:
+        try:
+            return handle.wait()
+        except KeyboardInterrupt:
+            interrupts += 1
+            if on_interrupt:
+                on_interrupt(interrupts)
+            if interrupts == 1:
+                handle.cancel()
+            else:
+                handle.kill()

@@ -117,7 +117,18 @@ def train(
 
     store = store or open_store()
     workspace()
-    result = run_train(store, config, dataset_id=dataset_id, on_record=print_json if json_out else _human)
+    def interrupted(n: int) -> None:
+        typer.echo("sera: stopping at the next step with a checkpoint (Ctrl-C again to kill)" if n == 1
+                   else "sera: killing the training worker", err=True)
+
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # `kill PID` stops the worker cleanly too
+    try:
+        result = run_train(store, config, dataset_id=dataset_id, on_record=print_json if json_out else _human,
+                           on_interrupt=interrupted)
+    finally:
+        store.close()
     if result.status == "finished":
         if not json_out:
             final = result.final or {}
