@@ -50,12 +50,17 @@ def bwrap_prefix(worktree: Path, read_only: list[Path] | tuple[Path, ...] = ()) 
     args = ["bwrap", "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts"]
     for entry in sorted(os.listdir("/")):
         p = Path("/") / entry
-        if entry in ("proc", "dev", "tmp", DISPLAY_ROOT.strip("/")):
+        if entry in ("proc", "dev", "tmp", "run", DISPLAY_ROOT.strip("/")):
             continue
         if p.is_symlink():
             args += ["--symlink", os.readlink(p), str(p)]
         elif p.is_dir():
             args += ["--ro-bind", str(p), str(p)]
+    # /run holds host service sockets (docker, dbus…): a read-only bind would still let a command
+    # connect to them, so it gets an empty tmpfs like /tmp.
+    args += ["--tmpfs", "/run"] if Path("/run").is_dir() else []
+    if Path("/var/run").is_dir() and not Path("/var/run").is_symlink():
+        args += ["--tmpfs", "/var/run"]
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", DISPLAY_ROOT,
              "--bind", str(worktree), DISPLAY_ROOT]
     for p in read_only:

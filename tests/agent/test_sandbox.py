@@ -56,6 +56,28 @@ async def test_network_is_unreachable_under_bwrap(py_repo: Path, sandboxes) -> N
     assert "refused" in r.output.lower() or "unreachable" in r.output.lower()
 
 
+@needs_bwrap
+async def test_host_unix_sockets_are_out_of_reach(py_repo: Path, sandboxes) -> None:
+    """A read-only bind does not stop connect() on a Unix socket: /run (docker.sock…) must be hidden."""
+    import socket
+
+    path = Path("/run") / f"sera-probe-{os.getpid()}.sock"
+    try:
+        srv = socket.socket(socket.AF_UNIX)
+        srv.bind(str(path))
+    except OSError as exc:
+        pytest.skip(f"cannot create a socket in /run here: {exc}")
+    srv.listen()
+    try:
+        sb = sandboxes(py_repo)
+        r = await sb.run(f"python -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('{path}'); "
+                         f"print('CONNECTED')\"", 30)
+    finally:
+        srv.close()
+        path.unlink(missing_ok=True)
+    assert "CONNECTED" not in r.output and "No such file" in r.output
+
+
 @pytest.mark.parametrize("isolate", [pytest.param(True, marks=needs_bwrap), False])
 async def test_timeout_kills_the_command_and_its_children(py_repo: Path, sandboxes, isolate: bool) -> None:
     sb = sandboxes(py_repo, isolate=isolate)
