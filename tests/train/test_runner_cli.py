@@ -4,6 +4,7 @@ TrainProgress events, cancel (SIGTERM -> checkpoint -> "cancelled") and --resume
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -97,47 +98,52 @@ def test_all_masked_dataset_fails_the_run_with_the_clear_error(tiny_model, store
 
 
 @pytest.mark.slow
-def test_cancel_marks_the_run_cancelled_and_resume_continues_from_its_checkpoint(tiny_model, store, tmp_path):
+def test_ctrl_c_cancels_with_a_checkpoint_and_resume_continues_from_its_step(tiny_model, workspace, tmp_path):
     data = write_rows(tmp_path / "d.jsonl", [chat(1, ident=i) for i in range(4)])
-    config = build_config(data, tiny_model, tmp_path / "out", max_steps=200, save_steps=1000, lr=1e-3)
-    bus, events = EventBus(), []
-    reached = threading.Event()
-
-    def on_event(e):
-        events.append(e)
-        if isinstance(e, TrainProgress) and e.step >= 2:
-            reached.set()
-
-    bus.subscribe(on_event)
-    handle = start_train(store, config, bus)
-    assert reached.wait(timeout=240), "no progress from the worker"
-    handle.cancel(grace_s=60)
-    first = handle.wait(timeout=120)
-    assert first.status == "cancelled" and db.get_train_run(store, first.train_run_id).status == "cancelled"
-    steps = [e.step for e in events if isinstance(e, TrainProgress) and e.max_steps]
-    assert steps[:2] == [1, 2] and all(e.train_run_id == first.train_run_id for e in events
-                                       if isinstance(e, TrainProgress))
-    assert isinstance(events[-1], RunFinished) and events[-1].status == "cancelled"
-    ckpts = sorted(Path(config.out_dir).glob("checkpoint-*"))
+    out = tmp_path / "out"
+    # 1) `sera train`, Ctrl-C after step 2: the worker checkpoints at the next step, the run is cancelled
+    proc = subprocess.Popen([sys.executable, "-m", "sera_tui.cli", "--workspace", str(workspace.root), "train",
+                             "--dataset", str(data), "--base-model", str(tiny_model), "--out", str(out),
+                             "--max-steps", "200", "--save-steps", "1000", "--lr", "1e-3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("step 2/200"):
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=240)
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1].startswith("sera: error: train run 1 cancelled; continue with --resume")
+    ckpts = sorted(out.glob("checkpoint-*"))
     assert len(ckpts) == 1
     saved_step = int(ckpts[0].name.split("-")[1])
-    assert saved_step == first.final["step"] >= 2
+    assert saved_step >= 2
 
-    config.resume = True
-    seen: list[dict] = []
-    resumed_first = threading.Event()
+    store = workspace.open_store()
+    try:
+        first = db.get_train_run(store, 1)
+        assert first.status == "cancelled" and [m.step for m in db.metrics_for_run(store, 1)][:2] == [1, 2]
 
-    def on_record(r):
-        seen.append(r)
-        if r["event"] == "progress":
-            resumed_first.set()
+        # 2) resume through the engine API: continues at saved_step + 1, events on the bus; cancel again
+        config = build_config(data, tiny_model, out, max_steps=200, save_steps=1000, lr=1e-3, resume=True)
+        bus, events = EventBus(), []
+        started = threading.Event()
 
-    second = start_train(store, config, on_record=on_record)
-    assert resumed_first.wait(timeout=240)
-    second.cancel(grace_s=60)
-    result = second.wait(timeout=120)
+        def on_event(e):
+            events.append(e)
+            if isinstance(e, TrainProgress) and e.max_steps:
+                started.set()
+
+        bus.subscribe(on_event)
+        seen: list[dict] = []
+        handle = start_train(store, config, bus, on_record=seen.append)
+        assert started.wait(timeout=240), "no progress from the resumed worker"
+        handle.cancel(grace_s=60)
+        result = handle.wait(timeout=120)
+    finally:
+        store.close()
     start = next(r for r in seen if r["event"] == "start")
-    progress = [r for r in seen if r["event"] == "progress"]
     assert start["resume_from_step"] == saved_step
-    assert progress[0]["step"] == saved_step + 1  # continues, does not restart at 1
-    assert result.status == "cancelled" and result.train_run_id != first.train_run_id
+    progress = [e for e in events if isinstance(e, TrainProgress) and e.max_steps]
+    assert progress[0].step == saved_step + 1 and progress[0].train_run_id == result.train_run_id == 2
+    assert result.status == "cancelled"
+    assert isinstance(events[-1], RunFinished) and events[-1].status == "cancelled"
