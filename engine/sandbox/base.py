@@ -22,9 +22,14 @@ class CommandResult:
     duration_ms: float
 
 
-def git(cwd: Path, *args: str, check: bool = True, input: str | None = None) -> str:
+_TRUSTED_GIT_FILES = ("config", "objects/info/alternates", "info/exclude")
+_UNTRUSTED_GIT_FILES = ("info/attributes", "commondir", "config.worktree")
+
+
+def git(cwd: Path, *args: str, check: bool = True, input: str | None = None,
+        env: dict[str, str] | None = None) -> str:
     r = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, input=input,
-                       env=_git_env())
+                       env=env or _git_env())
     if check and r.returncode != 0:
         raise SandboxError(f"git {' '.join(args[:3])} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:]}")
     return r.stdout
@@ -49,6 +54,11 @@ class Sandbox:
         self.display_root = display_root
         self.name = name
         self.closed = False
+        # Commands can rewrite .git; the host-side git that computes the patch must not obey them
+        # (a filter driver or fsmonitor in .git/config would run unsandboxed). Keep the originals;
+        # the user's own global config stays trusted.
+        self._git_files = {rel: (self.root / ".git" / rel).read_bytes() for rel in _TRUSTED_GIT_FILES
+                           if (self.root / ".git" / rel).is_file()}
 
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         raise NotImplementedError
@@ -57,10 +67,28 @@ class Sandbox:
         """`git add -A && git diff --cached <base_commit>`: new files included, `exclude` paths left out."""
         if self.closed:
             raise SandboxError("the sandbox is closed")
-        git(self.root, "add", "-A")
+        self._restore_git_metadata()
+        gd = ["--git-dir", str(self.root / ".git"), "--work-tree", str(self.root),
+              "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.quotepath=off"]
+        git(self.root, *gd, "add", "-A")
         specs = ["--", "."] + [f":(exclude){p}" for p in exclude]
-        return git(self.root, "-c", "core.quotepath=off", "diff", "--cached", "--no-color", "--no-ext-diff",
+        return git(self.root, *gd, "diff", "--cached", "--no-color", "--no-ext-diff", "--no-textconv",
                    self.base_commit, *specs)
+
+    def _restore_git_metadata(self) -> None:
+        dot_git = self.root / ".git"
+        if dot_git.is_symlink() or not dot_git.is_dir():
+            raise SandboxError("the checkout's .git directory was replaced by a command; refusing to use it")
+        for rel, data in self._git_files.items():
+            target = dot_git / rel
+            if target.is_symlink() or target.is_dir():
+                remove_tree(target) if target.is_dir() and not target.is_symlink() else target.unlink()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for rel in _UNTRUSTED_GIT_FILES:
+            p = dot_git / rel
+            if p.is_symlink() or p.is_file():
+                p.unlink()
 
     async def apatch(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
         return await asyncio.to_thread(self.patch, list(exclude))

@@ -129,6 +129,22 @@ async def test_patch_includes_new_files_and_honours_excludes(py_repo: Path, sand
     assert "__pycache__" not in patch
 
 
+async def test_patch_ignores_git_config_planted_by_a_command(py_repo: Path, sandboxes, tmp_path: Path) -> None:
+    """The patch is computed by git outside the sandbox: a filter or fsmonitor planted in .git/config
+    must not run there."""
+    sb = sandboxes(py_repo)
+    canary = tmp_path / "canary"
+    await sb.run(f"git config filter.evil.clean 'touch {canary}; cat' && "
+                 f"git config core.fsmonitor 'touch {canary}; true' && "
+                 "echo '* filter=evil' > .gitattributes && echo 'x = 2' > pkg/new.py", 30)
+    patch = sb.patch()
+    assert "+x = 2" in patch and "filter=evil" in patch  # the change itself is still reported
+    assert not canary.exists()
+    await sb.run("rm -rf .git && ln -s /etc .git", 30)
+    with pytest.raises(SandboxError, match=".git directory was replaced"):
+        sb.patch()
+
+
 async def test_close_removes_the_checkout_unless_kept(py_repo: Path, workspace) -> None:
     a = create_sandbox(py_repo, "HEAD", workspace.runs_dir, name="a")
     b = create_sandbox(py_repo, "HEAD", workspace.runs_dir, name="a")  # same name: a fresh directory
