@@ -27,7 +27,7 @@ from textual.widgets import Button, Collapsible, DataTable, Footer, Header, Inpu
 from engine.trajectory import Message as ChatMessage
 from screens.widgets.banner import ReadOnlyBanner
 from screens.widgets.live_run import EventInbox, LiveRun, TaskLive, fmt_duration, fmt_tokens
-from screens.widgets.trajectory import TrajectoryView
+from screens.widgets.trajectory import StreamPane
 
 TICK_S = 0.2  # UI folds of engine events: 5 a second is live to a reader and cheap for the loop
 DEMO_LABEL = "demo teacher — not a language model"
@@ -150,10 +150,10 @@ class GenerateScreen(Screen):
             table.add_column(name, width=width, key=name)
         yield table
         with Horizontal(id="gen-panes"):
-            yield TrajectoryView("T1", id="t1-pane", classes="pane")
+            yield StreamPane("T1", id="t1-pane", classes="pane")
             with VerticalScroll(id="pr-pane", classes="pane"):
                 yield Static("", id="pr-text")
-            yield TrajectoryView("T2", id="t2-pane", classes="pane")
+            yield StreamPane("T2", id="t2-pane", classes="pane")
         yield StatusLine(id="gen-status")
         yield Footer()
 
@@ -288,7 +288,7 @@ class GenerateScreen(Screen):
         self.query_one("#gen-tasks", DataTable).clear()
         self._rows.clear()
         self._shown_rows.clear()
-        for pane in self.query(TrajectoryView):
+        for pane in self.query(StreamPane):
             pane.reset(pane.border_title.split(" ")[0] if pane.border_title else None, placeholder="")
         self.query_one("#pr-text", Static).update("")
         self._set_running(True)
@@ -433,7 +433,7 @@ class GenerateScreen(Screen):
             return
         label = f" · {DEMO_LABEL}" if self.demo else ""
         for stage in ("T1", "T2"):
-            pane = self.query_one(f"#{stage.lower()}-pane", TrajectoryView)
+            pane = self.query_one(f"#{stage.lower()}-pane", StreamPane)
             pane.reset(f"{stage} · {t.function}{label}", t.rollouts.get(stage),
                        placeholder="waiting for messages…" if t.state in ("pending", "running") else "no rollout")
         self._show_pr(t)
@@ -458,7 +458,7 @@ class GenerateScreen(Screen):
         if t is None or not t.complete:
             return
         for stage in ("T1", "T2"):
-            pane = self.query_one(f"#{stage.lower()}-pane", TrajectoryView)
+            pane = self.query_one(f"#{stage.lower()}-pane", StreamPane)
             msgs = t.messages.get(stage, [])
             if len(msgs) > pane.count:
                 pane.append(msgs[pane.count:])

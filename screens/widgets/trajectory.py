@@ -12,7 +12,7 @@ import json
 from rich.text import Text
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.widgets import RichLog, Static
 
 from engine.trajectory import Message
 
@@ -77,30 +77,33 @@ class MessageView(Static):
         self.action_toggle()
 
     def render_text(self, expanded: bool | None = None) -> Text:
-        expanded = self.expanded if expanded is None else expanded
-        m = self.message
-        t = Text(f"{self.index:>3} ", style="dim")
-        t.append(m.role, style=ROLE_STYLE.get(m.role, ""))
-        if m.role == "tool" and m.name:
-            t.append(f" ← {m.name}", style="dim")
-            if m.tool_error:
-                t.append("  error", style="bold red")
-        if m.tokens:
-            t.append(f"  {m.tokens} tok", style="dim")
-        if m.role == "system":
-            _block(t, "system prompt", m.content or "", expanded)
-            return t
-        if m.reasoning:
-            _block(t, "reasoning", m.reasoning, expanded, style="italic")
-        if m.content:
-            clip = None if expanded or m.role == "assistant" else (CLIP_LINES if m.role == "tool" else 12)
-            _clipped(t, m.content, clip)
-        for call in m.tool_calls:
-            t.append(f"\n  → {call.name}", style="bold")
-            args = format_arguments(call.arguments)
-            if args:
-                _clipped(t, args, None if expanded else 12, style="cyan")
+        return message_text(self.message, self.index, self.expanded if expanded is None else expanded)
+
+
+def message_text(m: Message, index: int, expanded: bool = False) -> Text:
+    """One message as rich Text (collapsed: reasoning summarized, long text clipped)."""
+    t = Text(f"{index:>3} ", style="dim")
+    t.append(m.role, style=ROLE_STYLE.get(m.role, ""))
+    if m.role == "tool" and m.name:
+        t.append(f" ← {m.name}", style="dim")
+        if m.tool_error:
+            t.append("  error", style="bold red")
+    if m.tokens:
+        t.append(f"  {m.tokens} tok", style="dim")
+    if m.role == "system":
+        _block(t, "system prompt", m.content or "", expanded)
         return t
+    if m.reasoning:
+        _block(t, "reasoning", m.reasoning, expanded, style="italic")
+    if m.content:
+        clip = None if expanded or m.role == "assistant" else (CLIP_LINES if m.role == "tool" else 12)
+        _clipped(t, m.content, clip)
+    for call in m.tool_calls:
+        t.append(f"\n  → {call.name}", style="bold")
+        args = format_arguments(call.arguments)
+        if args:
+            _clipped(t, args, None if expanded else 12, style="cyan")
+    return t
 
 
 def _block(t: Text, title: str, body: str, expanded: bool, style: str = "") -> None:
@@ -118,7 +121,7 @@ def _clipped(t: Text, body: str, clip: int | None, style: str = "") -> None:
     shown = lines if clip is None or len(lines) <= clip else lines[:clip]
     t.append("\n" + _indent("\n".join(shown)), style=style)
     if len(shown) < len(lines):
-        t.append(f"\n  … {len(lines) - len(shown)} more lines (click, or e: expand all)", style="italic dim")
+        t.append(f"\n  … {len(lines) - len(shown)} more lines (e expands)", style="italic dim")
 
 
 def _indent(text: str) -> str:
@@ -173,3 +176,60 @@ class TrajectoryView(VerticalScroll):
                      rollout_id: int | None = None) -> None:
         self.reset(title, rollout_id, placeholder="no messages")
         self.append(messages)
+
+
+class StreamPane(RichLog):
+    """A live rollout: messages are appended as rendered lines (no widget per message, no relayout),
+    so many streams stay cheap. `e` re-renders the pane with every message expanded."""
+
+    BINDINGS = [Binding("e", "expand_all", "Expand all")]
+    DEFAULT_CSS = """
+    StreamPane { height: 1fr; }
+    """
+
+    def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, wrap=True, markup=False, auto_scroll=True, min_width=20)
+        self.border_title = title
+        self.messages: list[Message] = []
+        self.rollout_id: int | None = None
+        self.expanded = False
+
+    @property
+    def count(self) -> int:
+        return len(self.messages)
+
+    def reset(self, title: str | None = None, rollout_id: int | None = None,
+              placeholder: str = "waiting for messages…") -> None:
+        self.clear()
+        self.messages = []
+        self.rollout_id = rollout_id
+        if title is not None:
+            self.border_title = title
+        if placeholder:
+            self.write(Text(placeholder, style="dim italic"))
+
+    def append(self, messages: list[Message]) -> None:
+        if not messages:
+            return
+        if not self.messages:
+            self.clear()  # drop the placeholder
+        for m in messages:
+            self.write(message_text(m, len(self.messages), self.expanded))
+            self.write(Text(""))
+            self.messages.append(m)
+
+    def set_messages(self, messages: list[Message], title: str | None = None,
+                     rollout_id: int | None = None) -> None:
+        self.reset(title, rollout_id, placeholder="no messages")
+        self.append(messages)
+
+    def action_expand_all(self) -> None:
+        self.expanded = not self.expanded
+        msgs = self.messages
+        self.clear()
+        self.messages = []
+        self.append(msgs)
+
+    def text(self) -> str:
+        """What the pane shows, as plain text (for tests and bug reports)."""
+        return "\n".join(strip.text for strip in self.lines)

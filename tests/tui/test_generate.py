@@ -10,7 +10,7 @@ from engine import events as ev
 from engine.trajectory import Message, ToolCall
 from screens.generate import GenerateScreen, parse_form
 from screens.widgets.live_run import EventInbox, LiveRun
-from screens.widgets.trajectory import MessageView, TrajectoryView
+from screens.widgets.trajectory import StreamPane
 from store.pairs import tasks_of_run
 
 
@@ -31,8 +31,8 @@ async def test_demo_generation_streams_messages_into_both_panes(workspace, store
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, GenerateScreen)
-        t1 = screen.query_one("#t1-pane", TrajectoryView)
-        t2 = screen.query_one("#t2-pane", TrajectoryView)
+        t1 = screen.query_one("#t1-pane", StreamPane)
+        t2 = screen.query_one("#t2-pane", StreamPane)
         # T1 messages appear while the run is still going
         await _until(pilot, lambda: t1.count > 0)
         assert screen.live.status in ("running", "finished")
@@ -43,11 +43,15 @@ async def test_demo_generation_streams_messages_into_both_panes(workspace, store
         assert t1.count == len(selected.messages["T1"]) > 2
         assert t2.count == len(selected.messages["T2"]) > 2
         # the panes hold real rendered messages: the task, tool calls, observations
-        t1_views = list(t1.query(MessageView))
-        assert [v.message.role for v in t1_views[:2]] == ["system", "user"]
-        assert any(v.message.tool_calls for v in t1_views)
-        observations = [v for v in t2.query(MessageView) if v.message.role == "tool"]
-        assert observations and any(v.clipped for v in t2.query(MessageView))
+        assert [m.role for m in t1.messages[:2]] == ["system", "user"]
+        assert any(m.tool_calls for m in t1.messages)
+        shown = t1.text()
+        assert "assistant" in shown and "→ " in shown and "▶ reasoning" in shown
+        assert "more lines" in t2.text()  # long observations are clipped…
+        await pilot.click("#t2-pane")
+        await pilot.press("e")  # …and expand on `e`
+        await pilot.pause()
+        assert "more lines" not in t2.text() and "▼ reasoning" in t2.text()
         # T2's task is the synthetic PR, shown between the panes too
         pr = str(screen.query_one("#pr-text", Static).render())
         assert selected.pr_text and selected.pr_text.splitlines()[0] in pr
@@ -69,8 +73,8 @@ async def test_demo_generation_streams_messages_into_both_panes(workspace, store
         assert other is not selected and t1.count == len(other.messages["T1"])
 
 
-def t2_task_text(pane: TrajectoryView) -> str | None:
-    users = [v.message for v in pane.query(MessageView) if v.message.role == "user"]
+def t2_task_text(pane: StreamPane) -> str | None:
+    users = [m for m in pane.messages if m.role == "user"]
     return users[0].content if users else None
 
 
@@ -80,7 +84,7 @@ async def test_stop_cancels_the_run(workspace, store) -> None:
     app = SeraApp(workspace, store=store, demo=True, demo_pairs=6, demo_concurrency=1)
     async with app.run_test(size=(80, 24)) as pilot:
         screen = app.screen
-        await _until(pilot, lambda: screen.query_one("#t1-pane", TrajectoryView).count > 0)
+        await _until(pilot, lambda: screen.query_one("#t1-pane", StreamPane).count > 0)
         await pilot.press("ctrl+x")
         await _until(pilot, lambda: screen.live.status not in ("starting", "running"))
         assert screen.live.status == "cancelled"
@@ -128,8 +132,8 @@ async def test_a_finished_run_is_shown_from_the_store(make_app, populated) -> No
             ("slugify", "kept", "1.00"), ("load_config", "kept", "0.50"), ("parse_range", "kept", "0.75"),
             ("merge_dicts", "below_threshold", "0.20"), ("retry_call", "judged_invalid", "-"),
             ("chunked", "kept", "0.67")]
-        assert screen.query_one("#t1-pane", TrajectoryView).count == 10
-        assert screen.query_one("#t2-pane", TrajectoryView).count == 10
+        assert screen.query_one("#t1-pane", StreamPane).count == 10
+        assert screen.query_one("#t2-pane", StreamPane).count == 10
         await pilot.press("i")  # the inspector opens on the selected pair
         await pilot.pause()
         assert type(app.screen).__name__ == "PairInspectorScreen" and app.screen.task_id == populated.task_ids[0]
