@@ -1,13 +1,16 @@
 """Tokenize exported chats and build labels: loss on assistant tokens only.
 
-Each example is rendered with the chat template; for every assistant message i we also render the
-prefix before it (with the generation prompt) and the prefix through it. Both must be prefixes of
-the whole chat (checked); the characters between them are that assistant turn as the template
-writes it (reasoning, content, tool calls, end-of-turn marker). Tokens are mapped to characters with
-the fast tokenizer's offsets. Labels = input ids on tokens of assistant turns with train != false,
--100 everywhere else (system, user, tool, generation prompts, train=false turns). A template
-that renders a chat's last turn differently (Qwen3) is handled by aligning the turn's tail.
-Examples longer than max_len follow the export's truncation rule (engine.curate.truncate).
+Each example is rendered once with the chat template and tokenized once with offsets. Every
+assistant turn (reasoning, content, tool calls, end-of-turn marker, as the template writes it) is
+located as characters of that rendering:
+- fast: the turn rendered alone after the opening context must follow the next generation prompt
+  (linear time; works for templates that render a turn the same wherever it stands);
+- exact, for turns the fast way cannot place: render the prefix before the turn (with the
+  generation prompt) and through it; both must be prefixes of the whole chat. A template that
+  renders a chat's last turn differently (Qwen3) is handled by aligning the turn's tail.
+Turns must start and end on token boundaries. Labels = input ids on tokens of assistant turns
+with train != false, -100 everywhere else (system, user, tool, generation prompts, train=false
+turns). Examples longer than max_len follow the export's truncation rule (engine.curate.truncate).
 """
 
 from __future__ import annotations
@@ -81,18 +84,31 @@ def _names(names: list[str], limit: int = 5) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def _align_end(region_as_last: str, full: str, start: int) -> int | None:
+def _expected_texts(message: dict[str, Any]) -> list[str]:
+    """What the rendered assistant turn must contain: its content and the names of its tool calls."""
+    texts = [(message.get("content") or "").strip()]
+    texts += [c["function"]["name"] for c in message.get("tool_calls") or []]
+    return [t for t in texts if t]
+
+
+def _align_end(region_as_last: str, full: str, start: int, must_keep: list[str]) -> int | None:
     """End of an assistant turn in `full` when the template renders a chat's *last* turn differently
-    (Qwen3 adds an empty <think></think> to a last turn without reasoning). The two renderings must
-    differ by one inserted or deleted chunk; the turn's tail (content, end marker) must match."""
+    (Qwen3 adds an empty <think></think> to a last turn without reasoning, and drops the reasoning of
+    turns before a later user query). The two renderings must differ by one inserted or deleted
+    chunk, and the matching tail must still hold the turn's own text (`must_keep`)."""
     r = region_as_last
     a = 0
     limit = min(len(r), len(full) - start)
     while a < limit and r[a] == full[start + a]:
         a += 1
     tail = r[a:]
+    if not all(t in tail for t in must_keep):  # differences after the turn's text: not one chunk
+        return None
     for d in range(1, len(r) - a + 1):  # the last-turn form has d extra characters at a
-        if full.startswith(r[a + d:], start + a):
+        kept = r[a + d:]
+        if not all(t in kept for t in must_keep):
+            break
+        if full.startswith(kept, start + a):
             return start + len(r) - d
     for d in range(1, len(full) - start - a):  # the last-turn form lacks d characters at a
         if full.startswith(tail, start + a + d):
@@ -108,7 +124,7 @@ def _exact_region(tokenizer: Any, ex: Example, fmt: ChatFormat, msgs: list[dict[
     through = render(tokenizer, msgs[: i + 1], ex.tools, fmt.template)
     end = len(through) if full.startswith(through) else None
     if end is None and full.startswith(before) and through.startswith(before):
-        end = _align_end(through[len(before):], full, len(before))
+        end = _align_end(through[len(before):], full, len(before), _expected_texts(ex.messages[i]))
     if not full.startswith(before) or end is None or end <= len(before):
         raise MaskingError(
             f"{ex.name}: the chat template does not render message {i} (assistant) as a stable prefix "
@@ -189,8 +205,7 @@ def assistant_spans(tokenizer: Any, ex: Example, fmt: ChatFormat,
     for i, start, end in regions:
         m = ex.messages[i]
         text = full[start:end]
-        expected = [m.get("content") or ""] + [c["function"]["name"] for c in m.get("tool_calls") or []]
-        missing = [x for x in expected if x and x.strip() not in text]
+        missing = [x for x in _expected_texts(m) if x not in text]
         if missing:
             raise MaskingError(f"{ex.name}: assistant message {i} does not render its own text "
                                f"({missing[0][:40]!r} missing); the template drops it")
