@@ -16,7 +16,9 @@ from engine.models.reasoning import split_think
 from engine.trajectory import Message, ToolCall
 
 _CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "context window",
-                    "prompt is too long", "too many tokens", "reduce the length")
+                    "prompt is too long", "too many tokens", "reduce the length", "input length",
+                    "input is too long", "longer than the maximum model length",
+                    "max_tokens must be at least 1")  # vLLM's way of saying the prompt left no room
 
 
 def is_context_error(text: str) -> bool:
