@@ -109,7 +109,13 @@ async def control(base_url: str, pairs: int, concurrency: int, turns_per_pair: i
         async def pair() -> None:
             async with sem:
                 for _ in range(turns_per_pair):
-                    (await client.post(f"{base_url}/chat/completions", json=body)).raise_for_status()
+                    for attempt in range(3):  # the stdlib loopback server may drop a kept-alive socket
+                        try:
+                            (await client.post(f"{base_url}/chat/completions", json=body)).raise_for_status()
+                            break
+                        except httpx.TransportError:
+                            if attempt == 2:
+                                raise
 
         t0 = time.perf_counter()
         await asyncio.gather(*(pair() for _ in range(pairs)))
