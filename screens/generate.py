@@ -117,43 +117,45 @@ class GenerateScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield ReadOnlyBanner()
-        with Collapsible(title="Settings (o)", collapsed=False, id="gen-form"):
-            with Horizontal(classes="form-grid"):
-                yield Label("Repo")
-                yield Select([], id="f-repo", prompt="repository", allow_blank=True)
-                yield Label("Provider")
-                yield Select([("openai-compatible", "openai"), ("anthropic", "anthropic"), ("demo", "demo")],
-                             value="openai", id="f-provider", allow_blank=False)
-                yield Label("Endpoints")
-                yield Input(placeholder="http://host:8000/v1 (space-separated)", id="f-endpoints")
-                yield Label("Model")
-                yield Input(placeholder="teacher model name", id="f-model")
-                yield Label("Pairs")
-                yield Input("8", id="f-pairs", type="integer")
-                yield Label("Concurrency")
-                yield Input("4", id="f-concurrency", type="integer")
-                yield Label("Threshold")
-                yield Input("0.5", id="f-threshold", type="number")
-                yield Label("Seed")
-                yield Input("0", id="f-seed", type="integer")
-                yield Label("Categories")
-                yield Input(placeholder="all (or: validation timeouts …)", id="f-categories")
-                yield Label("Sandbox")
-                yield Select([("local (bubblewrap)", "local"), ("docker", "docker")], value="local",
-                             id="f-sandbox", allow_blank=False)
-            with Horizontal(id="gen-buttons"):
-                yield Button("Start", id="start", variant="success")
-                yield Button("Stop", id="stop", variant="error", disabled=True)
-                yield Button("Demo", id="demo")
-        table = DataTable(id="gen-tasks", cursor_type="row", zebra_stripes=True)
-        for name, width in COLUMNS:
-            table.add_column(name, width=width, key=name)
-        yield table
-        with Horizontal(id="gen-panes"):
-            yield StreamPane("T1", id="t1-pane", classes="pane")
-            with VerticalScroll(id="pr-pane", classes="pane"):
-                yield Static("", id="pr-text")
-            yield StreamPane("T2", id="t2-pane", classes="pane")
+        # the main area scrolls when the terminal is short; the status line stays in view
+        with VerticalScroll(id="gen-main"):
+            with Collapsible(title="Settings (o)", collapsed=False, id="gen-form"):
+                with Horizontal(classes="form-grid"):
+                    yield Label("Repo")
+                    yield Select([], id="f-repo", prompt="repository", allow_blank=True)
+                    yield Label("Provider")
+                    yield Select([("openai-compatible", "openai"), ("anthropic", "anthropic"), ("demo", "demo")],
+                                 value="openai", id="f-provider", allow_blank=False)
+                    yield Label("Endpoints")
+                    yield Input(placeholder="http://host:8000/v1 (space-separated)", id="f-endpoints")
+                    yield Label("Model")
+                    yield Input(placeholder="teacher model name", id="f-model")
+                    yield Label("Pairs")
+                    yield Input("8", id="f-pairs", type="integer")
+                    yield Label("Concurrency")
+                    yield Input("4", id="f-concurrency", type="integer")
+                    yield Label("Threshold")
+                    yield Input("0.5", id="f-threshold", type="number")
+                    yield Label("Seed")
+                    yield Input("0", id="f-seed", type="integer")
+                    yield Label("Categories")
+                    yield Input(placeholder="all (or: validation timeouts …)", id="f-categories")
+                    yield Label("Sandbox")
+                    yield Select([("local", "local"), ("docker", "docker")], value="local",
+                                 id="f-sandbox", allow_blank=False)
+                with Horizontal(id="gen-buttons"):
+                    yield Button("Start", id="start", variant="success")
+                    yield Button("Stop", id="stop", variant="error", disabled=True)
+                    yield Button("Demo", id="demo")
+            table = DataTable(id="gen-tasks", cursor_type="row", zebra_stripes=True)
+            for name, width in COLUMNS:
+                table.add_column(name, width=width, key=name)
+            yield table
+            with Horizontal(id="gen-panes"):
+                yield StreamPane("T1", id="t1-pane", classes="pane")
+                with VerticalScroll(id="pr-pane", classes="pane"):
+                    yield Static("", id="pr-text")
+                yield StreamPane("T2", id="t2-pane", classes="pane")
         yield StatusLine(id="gen-status")
         yield Footer()
 
@@ -218,6 +220,8 @@ class GenerateScreen(Screen):
                                          steps=tv.steps, recall=tv.recall, recall_per_file=tv.recall_per_file,
                                          complete=False)
         self.demo = msg.run.kind == "demo" or msg.run.config.get("provider") == "demo"
+        if self.app.size.height < 40:  # a short terminal: show the run, not the form (`o` opens it)
+            self.query_one("#gen-form", Collapsible).collapsed = True
         self._show_run(live)
 
     def _show_run(self, live: LiveRun) -> None:

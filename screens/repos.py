@@ -28,6 +28,7 @@ def language_mix(languages: dict[str, int], limit: int = 3) -> str:
 class ReposScreen(Screen):
     BINDINGS = [
         Binding("a", "focus_add", "Add repo"),
+        Binding("escape", "leave_input", "Back to list", show=False),
         Binding("r", "reload", "Refresh"),
         Binding("g", "generate", "Generate on repo"),
     ]
@@ -87,15 +88,17 @@ class ReposScreen(Screen):
         if msg.error:
             empty.update(f"cannot read the workspace database: {msg.error}")
         elif not msg.rows:
-            empty.update("No repositories yet. Type a path below and press Enter (or run `sera demo`).")
+            empty.update("No repositories yet. Press a, type the path of a git repository and Enter "
+                         "(or press 2 then d for a demo).")
         else:
             empty.update("")
-        if msg.rows:
-            table.focus()
-        else:
-            self.query_one("#repo-path", Input).focus()
+        if not isinstance(self.focused, Input):
+            table.focus()  # number keys and q keep working; `a` goes to the path box
 
     # -- adding ------------------------------------------------------------------------------
+    def action_leave_input(self) -> None:
+        self.query_one("#repos-table", DataTable).focus()
+
     def action_focus_add(self) -> None:
         self.query_one("#repo-path", Input).focus()
 

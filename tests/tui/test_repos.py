@@ -37,7 +37,8 @@ async def test_add_a_repo_by_path(empty_app, make_repo, store) -> None:
         screen = app.screen
         hint = str(screen.query_one("#repos-empty", Static).render())
         assert "No repositories yet" in hint
-        assert screen.focused is screen.query_one("#repo-path", Input)  # empty store: focus goes to the path box
+        await pilot.press("a")  # focus the path box
+        assert screen.focused is screen.query_one("#repo-path", Input)
         await pilot.press(*str(path), "enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -58,6 +59,7 @@ async def test_bad_paths_give_one_clear_line_and_add_nothing(empty_app, tmp_path
         await pilot.pause()
         screen = app.screen
         for path, expected in ((tmp_path / "missing", "does not exist"), (plain, "is not a git repository")):
+            screen.query_one("#repo-path", Input).focus()
             screen.query_one("#repo-path", Input).value = str(path)
             await pilot.press("enter")
             await app.workers.wait_for_complete()
@@ -138,6 +140,7 @@ async def test_locked_database_opens_read_only_with_a_banner(workspace, tmp_path
             assert banner.display
             text = str(banner.render())
             assert "READ-ONLY" in text and f"PID {holder.pid}" in text
+            await pilot.press("a")
             app.screen.query_one("#repo-path", Input).value = str(tmp_path)
             await pilot.press("enter")
             await app.workers.wait_for_complete()

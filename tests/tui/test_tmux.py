@@ -16,12 +16,17 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-SOCKET = f"sera-test-{os.getpid()}"  # a private tmux server: no one else's config or sessions
+SOCKET = f"sera-test-{os.getpid()}"  # a private tmux server per test: no one else's config or sessions
 
 
-def _tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, "-f", "/dev/null", *args], check=True, capture_output=True,
+def _tmux(*args: str, session: str | None = None) -> str:
+    sock = f"{SOCKET}-{(session or args[args.index('-t') + 1]).split(':')[0]}" if session or "-t" in args else SOCKET
+    return subprocess.run(["tmux", "-L", sock, "-f", "/dev/null", *args], check=True, capture_output=True,
                           text=True).stdout
+
+
+def _kill(session: str) -> None:
+    subprocess.run(["tmux", "-L", f"{SOCKET}-{session}", "kill-server"], capture_output=True)
 
 
 def _capture(session: str) -> str:
@@ -47,7 +52,8 @@ def test_sera_demo_in_a_real_terminal(tmp_path: Path) -> None:
     cmd = (f"sleep 1; cd {shlex.quote(str(ROOT))} && SERA_WORKSPACE={shlex.quote(str(tmp_path / 'ws'))} "
            f"{shlex.quote(sys.executable)} -m sera_tui.cli demo --pairs 3 --concurrency 3; "
            f"echo $? > {shlex.quote(str(done))}; sleep 30")
-    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-e", "TERM=xterm-256color", cmd)
+    _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "40", "-e", "TERM=xterm-256color", cmd,
+          session=session)
     try:
         # the Generate screen comes up and messages of the demo rollouts stream into the panes
         _wait_for(session, lambda s: "T1 · " in s and "T2 · " in s and "Synthetic PR" in s, 60)
@@ -64,4 +70,25 @@ def test_sera_demo_in_a_real_terminal(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert done.exists() and done.read_text().strip() == "0"
     finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
+        _kill(session)
+
+
+def test_plain_sera_opens_the_repos_screen(tmp_path: Path) -> None:
+    session = f"sera-{os.getpid()}"
+    done = tmp_path / "exit-code"
+    cmd = (f"sleep 1; cd {shlex.quote(str(ROOT))} && SERA_WORKSPACE={shlex.quote(str(tmp_path / 'ws'))} "
+           f"{shlex.quote(sys.executable)} -m sera_tui.cli; echo $? > {shlex.quote(str(done))}; sleep 30")
+    _tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-e", "TERM=xterm-256color", cmd,
+          session=session)
+    try:
+        screen = _wait_for(session, lambda s: "Repositories" in s and "No repositories yet" in s, 60)
+        assert "Add repo" in screen and "Generate" in screen
+        _tmux("send-keys", "-t", session, "2")  # number keys switch screens
+        _wait_for(session, lambda s: "Settings" in s and "no run yet" in s, 30)
+        _tmux("send-keys", "-t", session, "q")
+        deadline = time.monotonic() + 15
+        while not done.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert done.exists() and done.read_text().strip() == "0"
+    finally:
+        _kill(session)
