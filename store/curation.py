@@ -420,6 +420,12 @@ def add_imported_rollout(store: Store, *, run_id: int, source: str, source_ref: 
     return rid
 
 
+def imported_refs(store: Store, source_path: str) -> set[str | None]:
+    """Instance refs already imported from this file (re-importing a file adds only what is new)."""
+    return {r[0] for r in store.fetchall("SELECT source_ref FROM rollout_sources WHERE source_path = ?",
+                                         [source_path])}
+
+
 # -- datasets ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

@@ -371,6 +371,7 @@ class ImportResult:
     path: str
     rollout_ids: list[int] = field(default_factory=list)
     error: str | None = None
+    skipped: int = 0  # trajectories of this file imported before
 
 
 def _load_json(path: Path) -> Any:
@@ -444,10 +445,15 @@ def import_paths(store: Any, paths: list[str | Path], repo: str | None = None) -
             res.error = str(exc)
             results.append(res)
             continue
+        source_path = str(Path(p).resolve())
+        seen = curation.imported_refs(store, source_path)
         for t in trajs:
+            if t.source_ref in seen:
+                res.skipped += 1
+                continue
             res.rollout_ids.append(curation.add_imported_rollout(
                 store, run_id=run_id, source=t.source, source_ref=t.source_ref,
-                source_path=str(Path(p).resolve()), task_text=t.task_text, model=t.model,
+                source_path=source_path, task_text=t.task_text, model=t.model,
                 exit_reason=t.exit_reason, patch=t.patch, patch_lines=t.patch_lines, messages=t.messages,
                 cost=t.cost, prompt_tokens=t.prompt_tokens, completion_tokens=t.completion_tokens,
                 error=(t.extra.get("error") and str(t.extra["error"])) or None))

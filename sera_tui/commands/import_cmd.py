@@ -41,13 +41,16 @@ def import_(
     failed = [r for r in results if r.error]
     if json_out:
         print_json({"imported": sum(len(r.rollout_ids) for r in results), "failed": len(failed),
-                    "files": [{"path": r.path, "rollout_ids": r.rollout_ids, "error": r.error} for r in results]})
+                    "skipped": sum(r.skipped for r in results),
+                    "files": [{"path": r.path, "rollout_ids": r.rollout_ids, "skipped": r.skipped, "error": r.error}
+                              for r in results]})
     else:
         for r in results:
             if r.error:
                 typer.echo(f"sera: error: {r.path}: {r.error}", err=True)
             else:
-                typer.echo(f"{r.path}: {len(r.rollout_ids)} rollout(s) imported")
+                typer.echo(f"{r.path}: {len(r.rollout_ids)} rollout(s) imported"
+                           + (f", {r.skipped} already imported before" if r.skipped else ""))
         typer.echo(f"imported {sum(len(r.rollout_ids) for r in results)} rollout(s) from "
                    f"{len(results) - len(failed)} of {len(results)} file(s)")
     if failed:

@@ -136,6 +136,9 @@ def test_cli_import_reports_each_broken_file_and_keeps_the_rest(workspace):
     assert (data["imported"], data["failed"]) == (6, 2)
     errors = {Path(f["path"]).name: f["error"] for f in data["files"] if f["error"]}
     assert set(errors) == {"broken.traj", "unknown_format.json"}
+    # importing the same files again adds nothing twice
+    r = runner.invoke(app, [*ws, "import", *[str(FIX / n) for n in GOOD], "--json"])
+    assert r.exit_code == 0 and (json.loads(r.stdout)["imported"], json.loads(r.stdout)["skipped"]) == (0, 6)
     r = runner.invoke(app, [*ws, "import", str(FIX / "broken.traj")])
     assert r.exit_code == 1
     assert r.stderr.strip() == (f"sera: error: {FIX / 'broken.traj'}: invalid JSON at line 1 column 44: "
