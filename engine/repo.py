@@ -60,6 +60,12 @@ def open_repo(path: str | Path):
     try:
         repo = git.Repo(p, search_parent_directories=False)
     except git.InvalidGitRepositoryError:
+        try:
+            top = git.Repo(p, search_parent_directories=True).working_tree_dir
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            top = None
+        if top:
+            raise RepoError(f"{p} is inside the git repository {top}; give its top-level folder") from None
         raise RepoError(f"{p} is not a git repository (run `git init` and commit first)") from None
     except git.NoSuchPathError:
         raise RepoError(f"{p} does not exist") from None

@@ -34,7 +34,7 @@ def test_add_dirty_repo_and_list(tmp_path: Path, make_repo) -> None:
     assert [(x["name"], x["test_cmd"]) for x in listed] == [("demo", "pytest -q")]
 
 
-@pytest.mark.parametrize("kind", ["missing", "file", "not_git", "empty", "bare"])
+@pytest.mark.parametrize("kind", ["missing", "file", "not_git", "empty", "bare", "subdir"])
 def test_add_errors_are_one_line_and_register_nothing(tmp_path: Path, kind: str) -> None:
     target = tmp_path / "target"
     if kind == "file":
@@ -46,12 +46,18 @@ def test_add_errors_are_one_line_and_register_nothing(tmp_path: Path, kind: str)
         git(target, "init", "-q")
     elif kind == "bare":
         git(tmp_path, "init", "-q", "--bare", str(target))
+    elif kind == "subdir":
+        (tmp_path / "outer").mkdir()
+        git(tmp_path / "outer", "init", "-q")
+        target = tmp_path / "outer" / "pkg"
+        target.mkdir()
     ws = tmp_path / "ws"
     r = sera(ws, "repo", "add", str(target))
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("sera: error:")
     expected = {"missing": "does not exist", "file": "not a directory", "not_git": "not a git repository",
-                "empty": "no commits yet", "bare": "bare repository"}[kind]
+                "empty": "no commits yet", "bare": "bare repository",
+                "subdir": "give its top-level folder"}[kind]
     assert expected in lines[0]
     assert "no repositories" in sera(ws, "repo", "list").stdout
