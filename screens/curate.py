@@ -9,7 +9,7 @@ there yet the screen says so instead of failing.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from rich.text import Text
@@ -113,7 +113,6 @@ class RecallHistogram(Static):
 @dataclass
 class QueryResult:
     count: int | None = None
-    rows: list[Any] = field(default_factory=list)
     hist: tuple[list[str], list[int]] | None = None
     error: str | None = None
 
@@ -153,6 +152,11 @@ class CurateScreen(Screen):
             super().__init__()
             self.seq, self.result = seq, result
 
+    class Rows(Message):
+        def __init__(self, seq: int, rows: list[Any]) -> None:
+            super().__init__()
+            self.seq, self.rows = seq, rows
+
     class Exported(Message):
         def __init__(self, text: str, ok: bool) -> None:
             super().__init__()
@@ -166,6 +170,7 @@ class CurateScreen(Screen):
         self.spec = FilterSpec()
         self.count: int | None = None
         self.task_ids: list[int] = []
+        self._choices_loaded = False
 
     # -- layout ----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -215,13 +220,12 @@ class CurateScreen(Screen):
         self.sub_title = "Curate"
         table = self.query_one("#pairs", DataTable)
         table.add_columns("task", "function", "state", "recall", "verdict", "category")
-        self._load_choices()
         self._refresh_now()
 
     def on_screen_resume(self) -> None:
         # Pairs, verdicts and datasets change on other screens: re-count when coming back.
         if self.is_mounted and self._seq:
-            self._load_choices()
+            self._choices_loaded = False
             self._refresh_now()
 
     # -- choices offered by the form (from what the store holds) ---------------------------------
@@ -244,7 +248,7 @@ class CurateScreen(Screen):
         except Exception:  # the query worker reports store problems; the form keeps its defaults
             return
 
-    def on_curate_screen_choices(self, msg: "CurateScreen.Choices") -> None:
+    def on_curate_screen_choices(self, msg: CurateScreen.Choices) -> None:
         self._applying = True  # adding options is not a filter change
         try:
             states = self.query_one("#states", SelectionList)
@@ -373,12 +377,15 @@ class CurateScreen(Screen):
             return
         try:
             store = self.app.store  # type: ignore[attr-defined]
+            # The count and histogram are cheap: show them before the (slower) table rows.
             result.count = int(curation.count_pairs(store, spec))
             result.hist = histogram_bins(curation.recall_histogram(store, spec, bins=10))
-            result.rows = list(curation.select_pairs(store, spec, limit=TABLE_LIMIT, offset=0))
+            self.post_message(self.Results(seq, result))
+            rows = list(curation.select_pairs(store, spec, limit=TABLE_LIMIT, offset=0))
+            self.post_message(self.Rows(seq, rows))
         except Exception as exc:  # a store or query error is shown, never a crash
             result.error = " ".join(str(exc).split()) or type(exc).__name__
-        self.post_message(self.Results(seq, result))
+            self.post_message(self.Results(seq, result))
 
     def on_curate_screen_results(self, message: CurateScreen.Results) -> None:
         if message.seq != self._seq:
@@ -386,7 +393,6 @@ class CurateScreen(Screen):
         r = message.result
         count_w = self.query_one("#count", Static)
         hist = self.query_one("#histogram", RecallHistogram)
-        table = self.query_one("#pairs", DataTable)
         if r.error:
             count_w.update(Text(f"Matching pairs: ?  {r.error}", style="bold red"))
             hist.set_data([], [], "")
@@ -396,9 +402,18 @@ class CurateScreen(Screen):
                        + (f"  (table shows the first {TABLE_LIMIT})" if (r.count or 0) > TABLE_LIMIT else ""))
         labels, counts = r.hist or ([], [])
         hist.set_data(labels, counts, "no pairs match" if not r.count else "")
+        if not self._choices_loaded:
+            # after the first result, so the heavier choice query never delays the count
+            self._choices_loaded = True
+            self._load_choices()
+
+    def on_curate_screen_rows(self, message: CurateScreen.Rows) -> None:
+        if message.seq != self._seq:
+            return
+        table = self.query_one("#pairs", DataTable)
         table.clear()
         self.task_ids = []
-        for row in r.rows:
+        for row in message.rows:
             tid = field_of(row, "task_id", "id")
             self.task_ids.append(int(tid))
             recall = field_of(row, "recall", "recall_sera" if self.spec.recall_mode == "sera"
