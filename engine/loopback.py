@@ -90,6 +90,13 @@ def context_length_reply() -> Reply:
 Responder = Callable[[dict[str, Any]], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # The stdlib default backlog (5) resets connections when 16+ rollouts connect at once on a
+    # loaded machine; a real model server has a deep accept queue.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ScriptedOpenAIServer:
     """Serve `/v1/chat/completions` and `/v1/models` on 127.0.0.1:<free port>.
 
@@ -181,7 +188,7 @@ class ScriptedOpenAIServer:
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
 
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
+        self._httpd = _Server((host, port), Handler)
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
