@@ -388,6 +388,7 @@ class CurateScreen(Screen):
             self.post_message(self.Results(seq, result))
 
     def on_curate_screen_results(self, message: CurateScreen.Results) -> None:
+        self.query_one(ReadOnlyBanner).refresh_state()  # the store is open now
         if message.seq != self._seq:
             return  # superseded by a newer query
         r = message.result

@@ -202,6 +202,7 @@ class EvalScreen(Screen):
             self.post_message(self.RunsLoaded([], {}, _one_line(exc)))
 
     def on_eval_screen_runs_loaded(self, msg: EvalScreen.RunsLoaded) -> None:
+        self.query_one(ReadOnlyBanner).refresh_state()  # the store is open now
         table = self.query_one("#eval-runs", DataTable)
         table.clear()
         if msg.error:

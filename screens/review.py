@@ -177,6 +177,7 @@ class ReviewScreen(Screen):
             self.post_message(self.QueueLoaded([], None, _one_line(exc)))
 
     def on_review_screen_queue_loaded(self, msg: ReviewScreen.QueueLoaded) -> None:
+        self.query_one(ReadOnlyBanner).refresh_state()  # the store is open now
         if msg.error:
             self.query_one("#progress", Static).update(Text(f"Cannot load the queue: {msg.error}", style="red"))
             return

@@ -193,6 +193,7 @@ class TrainScreen(Screen):
             self.post_message(self.RunsLoaded([], _one_line(exc)))
 
     def on_train_screen_runs_loaded(self, msg: TrainScreen.RunsLoaded) -> None:
+        self.query_one(ReadOnlyBanner).refresh_state()  # the store is open now
         table = self.query_one("#train-runs", DataTable)
         table.clear()
         if msg.error:

@@ -165,3 +165,43 @@ def test_curate_snapshot(snap_compare, make_app, size):
         await open_curate(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+@pytest.fixture
+def locked_workspace(populated):
+    """The populated database held for writing by another process (as a running `sera generate` would)."""
+    import subprocess
+    import sys
+
+    populated.store.close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+         " time.sleep(120)", str(populated.workspace.db_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield populated.workspace
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+async def test_locked_database_opens_read_only_with_banner_and_refuses_export(locked_workspace):
+    from sera_tui.app import SeraApp
+
+    app = SeraApp(locked_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_curate(pilot)
+        assert app.store.read_only and app.store.snapshot_of is not None
+        banner = app.screen.query_one("#read-only-banner")
+        assert banner.display and "READ-ONLY" in str(banner.render())
+        assert text_of(app, "#count") == "Matching pairs: 5"  # the data is all there
+        app.screen.query_one("#dataset-name", Input).value = "snap"
+        app.screen.query_one("#export", Button).press()
+        await settle(pilot, 0.1)
+        assert "read-only" in text_of(app, "#export-status")
+        await pilot.press("4")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot, 0.1)
+        assert app.screen.query_one("#read-only-banner").display
+        assert app.screen.shown.item.task_id == 2  # the verdict was refused, nothing advanced
