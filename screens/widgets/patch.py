@@ -16,9 +16,14 @@ from textual.widgets import Static
 
 Mark = Literal["matched", "unmatched", "unused"]
 
-STYLES: dict[str, Style] = {
+STYLES: dict[str, Style] = {  # dark themes
     "matched": Style(bgcolor="#1f4d2b"),
     "unmatched": Style(bgcolor="#5c1f24"),
+    "unused": Style(dim=True),
+}
+LIGHT_STYLES: dict[str, Style] = {
+    "matched": Style(bgcolor="#c9efd2"),
+    "unmatched": Style(bgcolor="#f6cfd2"),
     "unused": Style(dim=True),
 }
 GUTTER = {"matched": "✓", "unmatched": "✗", "unused": "·", None: " "}
@@ -49,9 +54,12 @@ def marks_from_recall(lines, side: Literal["target", "produced"]) -> dict[int, M
 
 
 def render_patch(patch: str, marks: dict[int, Mark] | None = None, *, path: str | None = None,
-                 theme: str = "monokai") -> Text:
-    """The patch as rich Text: headers styled, code syntax-coloured, marked lines highlighted."""
+                 dark: bool = True) -> Text:
+    """The patch as rich Text: headers styled, code syntax-coloured, marked lines highlighted
+    (colours chosen for a dark or a light background)."""
     marks = marks or {}
+    theme = "monokai" if dark else "friendly"
+    styles = STYLES if dark else LIGHT_STYLES
     lines = patch.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -74,7 +82,7 @@ def render_patch(patch: str, marks: dict[int, Mark] | None = None, *, path: str 
         else:
             row.append(ln, style="italic dim")
         if mark is not None:
-            row.stylize(STYLES[mark])
+            row.stylize(styles[mark])
         if i:
             out.append("\n")
         out.append_text(row)
@@ -108,16 +116,19 @@ class PatchView(Static):
         self.patch = patch
         self.marks: dict[int, Mark] = dict(marks or {})
         self.path = path
+        self.rendered = Text("")
 
     def on_mount(self) -> None:
         self.show(self.patch, self.marks, path=self.path)
+        self.watch(self.app, "theme", lambda _: self.show(self.patch, self.marks, path=self.path), init=False)
 
     def show(self, patch: str, marks: dict[int, Mark] | None = None, *, path: str | None = None) -> None:
         self.patch, self.marks, self.path = patch, dict(marks or {}), path
         if not patch.strip():
-            self.update(Text("(empty patch)", style="italic dim"))
+            self.rendered = Text("(empty patch)", style="italic dim")
         else:
-            self.update(render_patch(patch, self.marks, path=path))
+            self.rendered = render_patch(patch, self.marks, path=path, dark=self.app.current_theme.dark)
+        self.update(self.rendered)
 
     def lines_marked(self, mark: Mark) -> list[str]:
         """The patch lines carrying `mark` (what a reader sees highlighted that way)."""

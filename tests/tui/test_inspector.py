@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from engine.verify import recall
 from screens.inspector import PairInspectorScreen, TrajectoryScreen, split_steps
-from screens.widgets.patch import STYLES, PatchView, render_patch
+from screens.widgets.patch import LIGHT_STYLES, STYLES, PatchView, render_patch
 from screens.widgets.trajectory import MessageView, TrajectoryView
 from tests.tui.conftest import PAIRS
 
@@ -68,6 +68,28 @@ def test_rendered_colours_follow_the_marks() -> None:
         assert any(span.style == STYLES[mark] for span in row.spans), (index, mark)
     context = rows[4]  # "     import json": syntax-coloured, not highlighted
     assert context.plain.startswith("  ") and not any(span.style in STYLES.values() for span in context.spans)
+
+
+async def test_light_theme_recolours_the_highlight(make_app, populated) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(app, pilot, populated.task_ids[1])
+        p1 = screen.query_one("#p1", PatchView)
+        red_row = p1.rendered.split("\n")[6]  # "+    # close the file…": unmatched
+        assert any(span.style == STYLES["unmatched"] for span in red_row.spans)
+        app.theme = "textual-light"
+        await pilot.pause()
+        red_row = p1.rendered.split("\n")[6]
+        assert any(span.style == LIGHT_STYLES["unmatched"] for span in red_row.spans)
+        assert red_row.plain.startswith("✗ ")
+
+
+def test_snapshot_inspector_light_120x40(snap_compare, make_app) -> None:
+    async def light(pilot) -> None:
+        pilot.app.theme = "textual-light"
+        await _open_pair_2(pilot)
+
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=light)
 
 
 async def test_next_previous_pair_and_header(make_app, populated) -> None:
