@@ -86,7 +86,7 @@ _DONE_STATES = "state NOT IN ('pending', 'running')"
 
 def repo_overviews(store: Store) -> list[RepoOverview]:
     rows = store.fetchdicts(
-        f"""
+        """
         SELECT r.id, r.name, r.path, r.head_commit, r.languages,
                count(DISTINCT s.task_id) AS pairs,
                count(DISTINCT CASE WHEN t.state = 'kept' THEN t.id END) AS kept,
