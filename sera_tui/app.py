@@ -142,12 +142,16 @@ class SeraApp(App):
                             self._palette_demo)
 
     def _palette_demo(self) -> None:
+        # A fresh Generate screen starts the demo on mount (it pops the flag); an existing one is told.
         self.options["demo"] = True
         self.switch_mode("generate")
-        screen = self.screen
-        start = getattr(screen, "start_demo", None)
-        if start is not None:
-            start()
+
+        def start() -> None:
+            start_demo = getattr(self.screen, "start_demo", None)
+            if start_demo is not None and self.options.pop("demo", False):
+                start_demo()
+
+        self.call_after_refresh(start)
 
     def on_mount(self) -> None:
         if self.options.get("demo"):

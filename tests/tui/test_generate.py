@@ -196,3 +196,18 @@ def test_snapshot_generate_80x24(snap_compare, make_app) -> None:
 
 def test_snapshot_generate_120x40(snap_compare, make_app) -> None:
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_to_generate)
+
+
+async def test_palette_demo_command_starts_a_demo(workspace, store) -> None:
+    from sera_tui.app import SeraApp
+
+    app = SeraApp(workspace, store=store, demo_pairs=1, demo_concurrency=1)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("2")  # Generate exists already when the command runs
+        await pilot.pause()
+        cmd = next(c for c in app.get_system_commands(app.screen) if c.title == "Start a demo generation")
+        cmd.callback()
+        screen = app.screen
+        await _until(pilot, lambda: screen.live.status not in ("idle", "starting", "running"))
+        assert screen.live.status == "finished" and screen.live.run_id is not None
+        assert "demo" not in app.options
