@@ -32,6 +32,9 @@ def test_borderline_queue_band_mode_and_order(populated):
     assert borderline_queue(s, 0.7, 0.8, mode="per-file") == [2, 3]  # load_config is 0.75 per-file
     assert borderline_queue(s, 0.0, 1.0) == [2, 3, 4, 6]  # task 1 already accepted
     assert borderline_queue(s, 0.0, 1.0, include_reviewed=True) == [2, 3, 4, 6, 1]
+    assert borderline_queue(s, repo="sample", run_id=populated.run_id) == [2, 3, 6]
+    assert borderline_queue(s, repo="elsewhere") == [] and borderline_queue(s, run_id=999) == []
+    assert review_progress(s, repo="sample").total == 3 and review_progress(s, repo="elsewhere").total == 0
     add_review(s, 2, "skip")
     assert borderline_queue(s) == [3, 6, 2]  # skipped pairs come back last
     add_review(s, 3, "reject")
