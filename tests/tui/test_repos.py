@@ -163,3 +163,17 @@ async def _settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+async def _help(pilot) -> None:
+    await _settle(pilot)
+    await pilot.press("question_mark")
+    await pilot.pause()
+
+
+def test_snapshot_help_80x24(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_help)
+
+
+def test_snapshot_help_120x40(snap_compare, make_app) -> None:
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_help)
