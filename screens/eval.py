@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 
 from screens.widgets.banner import ReadOnlyBanner
@@ -108,6 +109,7 @@ class EvalScreen(Screen):
         def __init__(self, runs: list[Any], summaries: dict[int, dict[str, Any]], error: str | None = None) -> None:
             super().__init__()
             self.runs, self.summaries, self.error = runs, summaries, error
+            self.repos: list[str] = []  # registered repo names: completions for the Repo field
 
     class Event(Message):
         """An engine event (RunStarted / EvalProgress / RunFinished) from the evaluation thread."""
@@ -197,7 +199,11 @@ class EvalScreen(Screen):
             store = self.app.store  # type: ignore[attr-defined]
             runs = evals.list_eval_runs(store)
             summaries = {r.id: evals.eval_summary(store, r.id) for r in runs[:20]}
-            self.post_message(self.RunsLoaded(runs, summaries))
+            msg = self.RunsLoaded(runs, summaries)
+            from store.repos import list_repos
+
+            msg.repos = [r.name for r in list_repos(store)]
+            self.post_message(msg)
         except Exception as exc:
             self.post_message(self.RunsLoaded([], {}, _one_line(exc)))
 
@@ -209,6 +215,8 @@ class EvalScreen(Screen):
             table.border_subtitle = msg.error
             return
         self.summaries = msg.summaries
+        if msg.repos:
+            self.query_one("#repo", Input).suggester = SuggestFromList(msg.repos, case_sensitive=False)
         table.border_subtitle = f"{len(msg.runs)} run(s) · Enter compares that run's models"
         for r in msg.runs:
             started = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "—"

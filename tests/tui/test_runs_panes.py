@@ -256,3 +256,14 @@ def test_runs_pane_snapshot(snap_compare, make_app, key, size):
         await settle(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
+
+
+async def test_eval_repo_field_completes_registered_repos(make_app):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        await settle(pilot)
+        app.screen.query_one("#repo", Input).focus()
+        await pilot.press("s", "a", "right")  # accept the suggestion
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#repo", Input).value == "sample"
