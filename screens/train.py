@@ -17,6 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 
 from screens.curate import chart_text
@@ -91,9 +92,10 @@ class TrainScreen(Screen):
     ]
 
     class RunsLoaded(Message):
-        def __init__(self, runs: list[Any], error: str | None = None) -> None:
+        def __init__(self, runs: list[Any], error: str | None = None, exports: list[str] | None = None) -> None:
             super().__init__()
             self.runs, self.error = runs, error
+            self.exports = exports or []  # dataset names exported into the workspace (completions)
 
     class Detail(Message):
         def __init__(self, run: Any, metrics: list[Any]) -> None:
@@ -188,7 +190,10 @@ class TrainScreen(Screen):
             self.post_message(self.RunsLoaded([], f"past runs not available yet: store/training.py ({exc})"))
             return
         try:
-            self.post_message(self.RunsLoaded(training.list_train_runs(self.app.store)))  # type: ignore[attr-defined]
+            runs = training.list_train_runs(self.app.store)  # type: ignore[attr-defined]
+            # Exports written from the TUI are named after their file: offer those names as completions.
+            exports = sorted(p.stem for p in self.app.workspace.exports_dir.glob("*.jsonl"))  # type: ignore[attr-defined]
+            self.post_message(self.RunsLoaded(runs, exports=exports))
         except Exception as exc:
             self.post_message(self.RunsLoaded([], _one_line(exc)))
 
@@ -200,6 +205,8 @@ class TrainScreen(Screen):
             table.border_subtitle = msg.error
             return
         table.border_subtitle = f"{len(msg.runs)} run(s) · Enter shows a run's loss"
+        if msg.exports:
+            self.query_one("#dataset", Input).suggester = SuggestFromList(msg.exports, case_sensitive=False)
         for r in msg.runs:
             started = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "—"
             dataset = (r.config or {}).get("dataset_name") or (r.dataset_path or "").rsplit("/", 1)[-1]

@@ -63,6 +63,18 @@ async def test_train_pane_lists_past_runs_and_shows_their_loss(make_app, populat
         assert f"Run {rid}: finished" in status(app, "#train-status")
 
 
+async def test_train_dataset_field_completes_exported_datasets(make_app, populated):
+    (populated.workspace.exports_dir / "curated-v1.jsonl").write_text("")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("5")
+        await settle(pilot)
+        app.screen.query_one("#dataset", Input).focus()
+        await pilot.press("c", "u", "right")
+        await pilot.pause(0.1)
+        assert app.screen.query_one("#dataset", Input).value == "curated-v1"
+
+
 async def test_train_launch_needs_a_dataset_and_model(make_app, populated):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
