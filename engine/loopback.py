@@ -127,6 +127,9 @@ class ScriptedOpenAIServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; with Nagle on, the body waits for the
+            # client's delayed ACK (~40 ms a call on Linux loopback).
+            disable_nagle_algorithm = True
 
             def log_message(self, *_a: Any) -> None:  # quiet
                 pass
