@@ -203,10 +203,13 @@ def _api_key(config: GenerateConfig) -> str | None:
     return None
 
 
-def make_teacher(config: GenerateConfig):
+def make_teacher(config: GenerateConfig, workspace: Workspace | None = None):
     from engine.models import make_client
+    from engine.models.prices import PriceTable
 
-    return make_client(config.model, list(config.base_urls), provider=config.provider, api_key=_api_key(config))
+    prices = PriceTable.from_config(workspace.config_path if workspace else None)
+    return make_client(config.model, list(config.base_urls), provider=config.provider, api_key=_api_key(config),
+                       prices=prices)
 
 
 def check_endpoints(config: GenerateConfig, timeout_s: float = 3.0) -> None:
@@ -281,7 +284,7 @@ async def run_generate(store: Store, workspace: Workspace, config: GenerateConfi
     except (SamplerError, CatalogError) as exc:
         raise GenerateError(str(exc)) from None
     await asyncio.to_thread(check_endpoints, config)
-    client = make_teacher(config)
+    client = make_teacher(config, workspace)
     new_run = await _db(create_run, store, config.kind, repo_id=repo.id, config=config.to_dict(),
                         base_commit=base_commit)
     await _db(tq.create_tasks, store, [dict(r, run_id=new_run, repo_id=repo.id) for r in rows])
@@ -320,7 +323,7 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
     await _db(mark_running, store, run_id)
     await _db(tq.mark_interrupted_rollouts, store, run_id)
     await asyncio.to_thread(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
-    client = make_teacher(config)
+    client = make_teacher(config, workspace)
     ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
                       demos, bus, cancel or asyncio.Event())
     return await _execute(ctx, todo)

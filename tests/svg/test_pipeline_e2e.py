@@ -174,3 +174,16 @@ async def test_cancelling_the_asyncio_task_records_cancelled(workspace, store, c
     (run_row,) = store.fetchall("SELECT id, status FROM runs")
     assert run_row[1] == "cancelled"
     assert set(tq.run_counts(store, run_row[0])) == {"cancelled"}
+
+
+async def test_user_prices_from_the_workspace_config_cost_the_run(workspace, store, calc_repo,
+                                                                   teacher_server) -> None:
+    # $1 per 1M prompt tokens and $2 per 1M completion tokens for the scripted teacher.
+    workspace.config_path.write_text('[prices."scripted-teacher"]\ninput = 1.0\noutput = 2.0\n')
+    register(store, calc_repo)
+    summary = await run_generate(store, workspace, config(teacher_server, pairs=2))
+    rollouts = list_rollouts(store, run_id=summary.run_id)
+    assert rollouts
+    for r in rollouts:
+        expected = (r.prompt_tokens * 1.0 + r.completion_tokens * 2.0) / 1e6
+        assert r.prompt_tokens > 0 and r.cost == pytest.approx(expected)
