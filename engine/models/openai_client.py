@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 import openai
+from openai.types.chat import ChatCompletion
 
 from engine.models.base import Completion, ContextExceededError, ModelError, estimate_tokens, message_tokens
 from engine.models.endpoints import Endpoint, EndpointPool, RetryableError, retry_after, with_retries
@@ -62,7 +63,9 @@ class OpenAIClient:
         async def request(ep: Endpoint[openai.AsyncOpenAI]) -> tuple[Any, float]:
             t0 = time.perf_counter()
             try:
-                resp = await ep.client.chat.completions.create(**payload)
+                # Our payload is already plain JSON; the SDK's typed-dict transform of every
+                # message costs ~30% of engine CPU at 16 rollouts in flight, so post it as is.
+                resp = await ep.client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
             except openai.BadRequestError as exc:
                 if is_context_error(str(exc)):
                     raise ContextExceededError(_short(exc)) from None
