@@ -95,7 +95,9 @@ class _Rollout:
                      progress: tuple[int, int, int, float] | None) -> None:
         if previous is not None:
             await previous
-        await asyncio.to_thread(q.add_message, self.store, self.rollout_id, idx, message, progress=progress)
+        # Group-committed by the store's writer thread: concurrent rollouts share one disk sync.
+        await asyncio.wrap_future(self.store.write(q.add_message, self.rollout_id, idx, message,
+                                                   progress=progress))
         self._emit_added(idx, message)
 
     def _emit_added(self, idx: int, message: Message) -> None:
