@@ -28,6 +28,8 @@ def _root(
     workspace: Optional[Path] = typer.Option(
         None, "--workspace", "-w", envvar="SERA_WORKSPACE",
         help="Workspace directory (database, worktrees, exports). Default: ./.sera"),
+    read_only: bool = typer.Option(
+        False, "--read-only", help="Open the TUI without writing to the database (a snapshot if it is locked)."),
 ) -> None:
     from engine.workspace import Workspace
 
@@ -35,7 +37,7 @@ def _root(
     if ctx.invoked_subcommand is None:
         from sera_tui.commands import tui
 
-        tui.open_tui()
+        tui.open_tui(**({"read_only": True} if read_only else {}))
 
 
 def _register() -> None:
