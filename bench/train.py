@@ -151,6 +151,7 @@ def main() -> None:
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--trainers", default="ours,trl")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1, help="runs per trainer, interleaved; prints medians")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
@@ -175,26 +176,34 @@ def main() -> None:
               f"{args.steps} steps × batch {args.batch} × accum {args.grad_accum}, "
               f"gradient checkpointing {'on' if args.gradient_checkpointing else 'off'}; "
               f"inputs built in {time.monotonic() - t0:.1f}s", flush=True)
-        results = {}
-        for which in [w.strip() for w in args.trainers.split(",") if w.strip()]:
-            config = build_config(data, model_dir, tmp / f"out-{which}", method=args.method, max_len=args.ctx,
-                                  max_steps=args.steps, batch=args.batch, grad_accum=args.grad_accum, lr=1e-4,
-                                  precision=args.precision, gradient_checkpointing=args.gradient_checkpointing,
-                                  save_steps=10**6, seed=args.seed)
-            env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
-            r = subprocess.run([sys.executable, __file__, "--child", which, "--spec", config.to_json()],
-                               capture_output=True, text=True, env=env, check=False)
-            line = next((x for x in r.stdout.splitlines() if x.startswith("BENCH ")), None)
-            if r.returncode != 0 or line is None:
-                tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
-                results[which] = {"error": tail}
-                print(f"{which:5s}  FAILED: {tail}", flush=True)
-                continue
-            res = json.loads(line[6:])
-            results[which] = res
-            gpu = f"{res['peak_gpu_mb']:.0f} MiB GPU" if res.get("peak_gpu_mb") else "no GPU"
-            print(f"{which:5s}  {res['tokens_per_s']:>10.1f} tokens/s  runtime {res['runtime_s']:>7.2f}s  "
-                  f"peak {gpu}, {res['peak_rss_mb']:.0f} MiB RSS  final loss {res['final_loss']:.4f}", flush=True)
+        results: dict[str, list[dict]] = {}
+        order = [w.strip() for w in args.trainers.split(",") if w.strip()]
+        for _ in range(args.repeat):  # interleaved, so background load hits both alike
+            for which in order:
+                config = build_config(data, model_dir, tmp / f"out-{which}", method=args.method, max_len=args.ctx,
+                                      max_steps=args.steps, batch=args.batch, grad_accum=args.grad_accum, lr=1e-4,
+                                      precision=args.precision, gradient_checkpointing=args.gradient_checkpointing,
+                                      save_steps=10**6, seed=args.seed)
+                env = {**os.environ, "PYTHONPATH": str(ROOT), "TOKENIZERS_PARALLELISM": "false"}
+                r = subprocess.run([sys.executable, __file__, "--child", which, "--spec", config.to_json()],
+                                   capture_output=True, text=True, env=env, check=False)
+                line = next((x for x in r.stdout.splitlines() if x.startswith("BENCH ")), None)
+                if r.returncode != 0 or line is None:
+                    tail = (r.stderr.strip().splitlines() or ["no output"])[-1]
+                    results.setdefault(which, []).append({"error": tail})
+                    print(f"{which:5s}  FAILED: {tail}", flush=True)
+                    continue
+                res = json.loads(line[6:])
+                results.setdefault(which, []).append(res)
+                gpu = f"{res['peak_gpu_mb']:.0f} MiB GPU" if res.get("peak_gpu_mb") else "no GPU"
+                print(f"{which:5s}  {res['tokens_per_s']:>10.1f} tokens/s  runtime {res['runtime_s']:>7.2f}s  "
+                      f"peak {gpu}, {res['peak_rss_mb']:.0f} MiB RSS  final loss {res['final_loss']:.4f}", flush=True)
+        if args.repeat > 1:
+            for which, runs in results.items():
+                ok = sorted(r["tokens_per_s"] for r in runs if "error" not in r)
+                if ok:
+                    print(f"{which:5s}  median {ok[len(ok) // 2]:.1f} tokens/s over {len(ok)} runs "
+                          f"(min {ok[0]:.1f}, max {ok[-1]:.1f})", flush=True)
         if args.json:
             print(json.dumps({"args": vars(args), "results": results}))
 

@@ -142,6 +142,7 @@ def run(config: TrainConfig, emit: Emit, stop: threading.Event | None = None,
             bnb_4bit_compute_dtype=dtype)
     set_seed(config.seed)  # adapter init happens before the Trainer seeds anything
     model = AutoModelForCausalLM.from_pretrained(config.base_model, **load_kw)
+    model.config.use_cache = False  # a KV cache is wasted work in training (and clashes with checkpointing)
     if config.method in ("lora", "qlora"):
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
