@@ -55,6 +55,13 @@ def chart_text(kind: str, xs: list, ys: list, width: int, height: int, title: st
         fig.plot_size(max(width, 20), max(height, 5))
         if xs:
             fig.draw(fig.bar(xs, ys) if kind == "bar" else fig.signal(xs, ys).lines(True))
+        if xs and kind == "bar" and max(ys) > 0:
+            # counts are whole numbers: integer ticks, as many as the height shows apart
+            n_ticks = max(1, min(4, (height - 4) // 2))
+            step = max(1, -(-int(max(ys)) // n_ticks))
+            ticks = list(range(0, int(max(ys)) + step, step))
+            fig.ruler(axis=1).ticks(ticks, [str(t) for t in ticks])
+            fig.ruler(axis=1).lim(0, ticks[-1])
         if title:
             fig.title(title)
         out = fig.build().string(colorless=True)
@@ -103,8 +110,8 @@ class RecallHistogram(Static):
         self._draw()
 
     def _draw(self) -> None:
-        if not self.labels:
-            self.update(self.note)
+        if not self.labels or not any(self.counts):
+            self.update(self.note or "no recall to plot")
             return
         w, h = self.content_size.width or 40, self.content_size.height or 10
         self.update(Text(chart_text("bar", self.labels, self.counts, w, h, "recall histogram")))
