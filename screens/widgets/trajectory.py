@@ -183,8 +183,9 @@ class StreamPane(RichLog):
     so many streams stay cheap. `e` re-renders the pane with every message expanded."""
 
     BINDINGS = [Binding("e", "expand_all", "Expand all")]
+    # A stable gutter: the wrap width must not change when the scrollbar appears mid-stream.
     DEFAULT_CSS = """
-    StreamPane { height: 1fr; }
+    StreamPane { height: 1fr; scrollbar-gutter: stable; }
     """
 
     def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None) -> None:
@@ -218,6 +219,23 @@ class StreamPane(RichLog):
             self.write(Text(""))
             self.messages.append(m)
 
+    def on_resize(self) -> None:
+        # RichLog wraps each line once, at the width it had when written: re-wrap what is shown
+        # when the terminal (or the pane) changes width.
+        width = self.scrollable_content_region.width
+        if getattr(self, "_wrapped_at", width) != width and self.messages:
+            self._rewrite()
+        self._wrapped_at = width
+
+    def _rewrite(self) -> None:
+        at_end = self.is_vertical_scroll_end
+        msgs = self.messages
+        self.clear()
+        self.messages = []
+        self.append(msgs)
+        if at_end:
+            self.scroll_end(animate=False)
+
     def set_messages(self, messages: list[Message], title: str | None = None,
                      rollout_id: int | None = None) -> None:
         self.reset(title, rollout_id, placeholder="no messages")
@@ -225,10 +243,7 @@ class StreamPane(RichLog):
 
     def action_expand_all(self) -> None:
         self.expanded = not self.expanded
-        msgs = self.messages
-        self.clear()
-        self.messages = []
-        self.append(msgs)
+        self._rewrite()
 
     def text(self) -> str:
         """What the pane shows, as plain text (for tests and bug reports)."""
