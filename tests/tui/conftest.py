@@ -281,3 +281,30 @@ def empty_app(workspace: Workspace, store):
     from sera_tui.app import SeraApp
 
     return SeraApp(workspace, store=store)
+
+
+async def quiesce(pilot, *, stable_s: float = 0.6, timeout: float = 20.0) -> None:
+    """Wait until the app has stopped changing: no worker left, no message pending, and the same
+    frame for `stable_s` seconds (longer than any debounce timer in the screens).
+
+    Screens load in chains (a result message starts the next worker), so a fixed number of
+    pause/wait rounds takes the picture too early on a loaded machine; snapshot tests use this.
+    """
+    import time
+
+    app = pilot.app
+    deadline = time.monotonic() + timeout
+    last, since = None, time.monotonic()
+    while True:
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        frame = app.export_screenshot()
+        now = time.monotonic()
+        if frame != last or len(app.workers):
+            last, since = frame, now
+        elif now - since >= stable_s:
+            return
+        if now > deadline:
+            raise AssertionError(f"the app kept changing for {timeout} s (workers: {list(app.workers)})")
+        await pilot.pause(0.1)

@@ -4,6 +4,8 @@ export records a dataset. Data: the deterministic `populated` workspace of tests
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import json
 
 import pytest
@@ -163,6 +165,7 @@ async def test_export_needs_a_name(make_app):
 def test_curate_snapshot(snap_compare, make_app, size):
     async def run_before(pilot) -> None:
         await open_curate(pilot)
+        await quiesce(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 

@@ -3,6 +3,8 @@ a finished run is shown from the store; the event fold itself."""
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import pytest
 from textual.widgets import DataTable, Input, Static
 
@@ -139,6 +141,23 @@ async def test_a_finished_run_is_shown_from_the_store(make_app, populated) -> No
         assert type(app.screen).__name__ == "PairInspectorScreen" and app.screen.task_id == populated.task_ids[0]
 
 
+async def test_panes_rewrap_when_the_terminal_narrows(make_app, populated) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("2")
+        await quiesce(pilot)
+        t1 = app.screen.query_one("#t1-pane", StreamPane)
+        wide = t1.scrollable_content_region.width
+        assert t1.count == 10 and max(len(s.text.rstrip()) for s in t1.lines) > 0
+        await pilot.resize_terminal(90, 30)
+        await quiesce(pilot)
+        narrow = t1.scrollable_content_region.width
+        assert narrow < wide
+        # every line fits the narrower pane: nothing is cut off at the right edge
+        assert max(len(s.text.rstrip()) for s in t1.lines) <= narrow
+        assert t1.count == 10 and "assistant" in t1.text()
+
+
 def test_live_run_folds_events() -> None:
     run = LiveRun()
     inbox = EventInbox()
@@ -183,11 +202,7 @@ def test_parse_form() -> None:
 
 async def _to_generate(pilot) -> None:
     await pilot.press("2")
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await quiesce(pilot)
 
 
 def test_snapshot_generate_80x24(snap_compare, make_app) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import pytest
 from textual.widgets import Static
 
@@ -88,6 +90,7 @@ def test_snapshot_inspector_light_120x40(snap_compare, make_app) -> None:
     async def light(pilot) -> None:
         pilot.app.theme = "textual-light"
         await _open_pair_2(pilot)
+        await quiesce(pilot)
 
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=light)
 
@@ -166,9 +169,14 @@ async def _open_pair_2(pilot) -> None:
     await pilot.pause()
 
 
+async def _open_pair_2_settled(pilot) -> None:
+    await _open_pair_2(pilot)
+    await quiesce(pilot)
+
+
 def test_snapshot_inspector_80x24(snap_compare, make_app) -> None:
-    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_open_pair_2)
+    assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_open_pair_2_settled)
 
 
 def test_snapshot_inspector_120x40(snap_compare, make_app) -> None:
-    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_open_pair_2)
+    assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_open_pair_2_settled)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import pytest
 
 import subprocess
@@ -153,23 +155,16 @@ async def test_locked_database_opens_read_only_with_a_banner(workspace, tmp_path
         holder.wait()
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: picture sometimes taken before the counts worker lands (open)")
 def test_snapshot_repos_80x24(snap_compare, make_app) -> None:
     assert snap_compare(make_app(), terminal_size=(80, 24), run_before=_settle)
 
 
-@pytest.mark.xfail(strict=False, reason="intermittent: picture sometimes taken before the counts worker lands (open)")
 def test_snapshot_repos_120x40(snap_compare, make_app) -> None:
     assert snap_compare(make_app(), terminal_size=(120, 40), run_before=_settle)
 
 
 async def _settle(pilot) -> None:
-    # Workers start after mount and post results as messages: wait for both, twice, so a worker
-    # started by the first results (the counts) has also landed before the picture is taken.
-    for _ in range(2):
-        await pilot.pause(0.05)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+    await quiesce(pilot)  # the repo list, then the counts worker it starts
 
 
 async def _help(pilot) -> None:

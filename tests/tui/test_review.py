@@ -6,6 +6,8 @@ Data: tests/tui/conftest.py `populated` (sera recall: task 1 1.0 accepted, 2 0.5
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import pytest
 from textual.widgets import Input, Static
 
@@ -205,6 +207,7 @@ def test_review_snapshot(snap_compare, make_app, size, theme):
     async def run_before(pilot) -> None:
         pilot.app.theme = theme
         await open_review(pilot)
+        await quiesce(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 

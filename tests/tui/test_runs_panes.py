@@ -4,6 +4,8 @@ subprocess)."""
 
 from __future__ import annotations
 
+from tests.tui.conftest import quiesce
+
 import time
 from pathlib import Path
 
@@ -265,7 +267,7 @@ async def test_eval_launch_runs_the_engine_and_shows_mean_std(make_app, populate
 def test_runs_pane_snapshot(snap_compare, make_app, key, size):
     async def run_before(pilot) -> None:
         await pilot.press(key)
-        await settle(pilot)
+        await quiesce(pilot)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=run_before)
 
