@@ -89,6 +89,7 @@ class Store:
         self.lock = threading.RLock()
         self._tx_depth = 0
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._batch_results: dict[Future, Any] = {}  # writer thread only
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
 
@@ -278,12 +279,25 @@ class Store:
         write is committed. Writes queued meanwhile share one transaction, so 16 rollouts persisting
         each message as it exists pay one disk sync per batch instead of one per message. Order of
         submission is kept."""
-        future: Future[T] = Future()
+        return self._enqueue(fn, args, kwargs, merged=False)
+
+    def write_merged(self, fn_many: Callable[..., Any], item: Any) -> Future[None]:
+        """Like write(), for a write that many callers make at once (a rollout's next message):
+        consecutive queued items with the same `fn_many` run as one `fn_many(self, items)` call, so
+        it can write them in one statement. DuckDB spends ~1 ms parsing and planning each INSERT;
+        one statement for 16 rows costs about as much as two."""
+        return self._enqueue(fn_many, (item,), {}, merged=True)
+
+    def _enqueue(self, fn: Callable[..., Any], args: tuple, kwargs: dict, *, merged: bool) -> Future[Any]:
+        future: Future[Any] = Future()
+        # Running from the start: a caller that stops waiting (a cancelled task) cannot cancel a
+        # write that is already queued; it still lands, in order.
+        future.set_running_or_notify_cancel()
         with self._writer_lock:
             if self._writer is None:
                 self._writer = threading.Thread(target=self._write_loop, name="store-writer", daemon=True)
                 self._writer.start()
-            self._queue.put((fn, args, kwargs, future))
+            self._queue.put((fn, args, kwargs, future, merged))
         return future
 
     def _write_loop(self) -> None:
@@ -303,13 +317,39 @@ class Store:
                 batch.append(nxt)
             self._run_batch(batch)
 
+    def resolve(self, value: Any) -> Any:
+        """On the writer thread: `value`, or the result of the earlier queued write whose Future it is
+        (committed in an earlier batch or run earlier in this one). Lets a write refer to a row that an
+        earlier, not yet committed write creates (a rollout's first messages and the rollout)."""
+        if not isinstance(value, Future):
+            return value
+        if value in self._batch_results:
+            return self._batch_results[value]
+        if not value.done():
+            raise StoreError("a write refers to the result of a write queued after it")
+        return value.result()
+
     def _run_batch(self, batch: list) -> None:
         results: list[Any] = []
+        self._batch_results = {}
         try:
             with self.transaction():
-                for fn, args, kwargs, _fut in batch:
-                    results.append(fn(self, *args, **kwargs))
+                i = 0
+                while i < len(batch):
+                    fn, args, kwargs, fut, merged = batch[i]
+                    if not merged:
+                        results.append(fn(self, *args, **kwargs))
+                        self._batch_results[fut] = results[-1]
+                        i += 1
+                        continue
+                    j = i
+                    while j < len(batch) and batch[j][4] and batch[j][0] is fn:
+                        j += 1
+                    fn(self, [entry[1][0] for entry in batch[i:j]])
+                    results.extend([None] * (j - i))
+                    i = j
         except BaseException:
+            self._batch_results = {}
             if len(batch) == 1:
                 _fut = batch[0][3]
                 _fut.set_exception(sys.exc_info()[1] or StoreError("write failed"))
@@ -318,8 +358,9 @@ class Store:
             for entry in batch:
                 self._run_batch([entry])
             return
-        for (_fn, _a, _k, fut), result in zip(batch, results):
-            fut.set_result(result)
+        self._batch_results = {}
+        for entry, result in zip(batch, results):
+            entry[3].set_result(result)
 
     def flush_writes(self, timeout: float | None = None) -> None:
         """Block until everything queued with write() so far is committed."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from engine.trajectory import Message, ToolCall
 from store.db import Store
@@ -57,29 +58,51 @@ def create_rollout(store: Store, *, run_id: int | None, task_id: int | None, sta
     )
 
 
-_INSERT_MESSAGE = (
+_INSERT_MESSAGES = (
     "INSERT INTO messages (rollout_id, idx, role, content, reasoning, tool_calls, tool_call_id, name, tokens,"
-    " prompt_tokens, completion_tokens, model_latency_ms, tool_time_ms, tool_error)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " prompt_tokens, completion_tokens, model_latency_ms, tool_time_ms, tool_error) VALUES "
 )
+_ROW = "(" + ", ".join(["?"] * 14) + ")"
+
+
+def _message_params(rollout_id: int, idx: int, message: Message) -> list[Any]:
+    calls = json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]) \
+        if message.tool_calls else None
+    return [rollout_id, idx, message.role, message.content, message.reasoning, calls, message.tool_call_id,
+            message.name, message.tokens, message.prompt_tokens, message.completion_tokens,
+            message.model_latency_ms, message.tool_time_ms, bool(message.tool_error)]
 
 
 def add_message(store: Store, rollout_id: int, idx: int, message: Message, *,
                 progress: tuple[int, int, int, float] | None = None) -> None:
     """One INSERT, committed (durable) when this returns. `progress` = (steps, prompt_tokens,
     completion_tokens, cost) updates the rollout's running totals in the same commit."""
-    calls = json.dumps([{"id": c.id, "name": c.name, "arguments": c.arguments} for c in message.tool_calls]) \
-        if message.tool_calls else None
-    params = [rollout_id, idx, message.role, message.content, message.reasoning, calls, message.tool_call_id,
-              message.name, message.tokens, message.prompt_tokens, message.completion_tokens,
-              message.model_latency_ms, message.tool_time_ms, bool(message.tool_error)]
-    if progress is None:
-        store.execute(_INSERT_MESSAGE, params)
+    add_messages(store, [(rollout_id, idx, message, progress)])
+
+
+def add_messages(store: Store, items: list[tuple[int, int, Message, tuple[int, int, int, float] | None]]) -> None:
+    """Several messages (of one or many rollouts) in one INSERT, and each rollout's latest running
+    totals in one UPDATE: what `Store.write_merged` batches while many rollouts stream.
+    items: (rollout_id, idx, message, progress or None). rollout_id may be the Future of an earlier
+    queued `create_rollout` write: a rollout's first messages need not wait for its row's commit."""
+    if not items:
         return
+    items = [(store.resolve(rid), idx, m, p) for rid, idx, m, p in items]
+    rows = [_message_params(rid, idx, m) for rid, idx, m, _p in items]
+    latest = {rid: p for rid, _idx, _m, p in items if p is not None}  # in order: the last one wins
     with store.transaction():
-        store.execute(_INSERT_MESSAGE, params)
-        store.execute("UPDATE rollouts SET steps=?, prompt_tokens=?, completion_tokens=?, cost=? WHERE id=?",
-                      [*progress, rollout_id])
+        for k in range(0, len(rows), 64):
+            chunk = rows[k:k + 64]
+            store.execute(_INSERT_MESSAGES + ", ".join([_ROW] * len(chunk)), [v for r in chunk for v in r])
+        if len(latest) <= 3:  # a plain UPDATE costs DuckDB about half a join's fixed cost
+            for rid, p in latest.items():
+                store.execute("UPDATE rollouts SET steps=?, prompt_tokens=?, completion_tokens=?, cost=? WHERE id=?",
+                              [*p, rid])
+        else:
+            store.execute(
+                "UPDATE rollouts SET steps=v.s, prompt_tokens=v.p, completion_tokens=v.c, cost=v.k"
+                f" FROM (VALUES {', '.join(['(?, ?, ?, ?, ?)'] * len(latest))}) AS v(id, s, p, c, k)"
+                " WHERE rollouts.id = v.id", [x for rid, p in latest.items() for x in (rid, *p)])
 
 
 def update_rollout_progress(store: Store, rollout_id: int, *, steps: int, prompt_tokens: int,

@@ -52,3 +52,53 @@ def test_close_waits_for_queued_writes(tmp_path) -> None:
     again = Store.open(path)
     assert again.fetchone("SELECT count(*) FROM meta WHERE key LIKE 'c%'")[0] == 50
     again.close()
+
+
+async def test_a_waiter_that_is_cancelled_does_not_lose_its_write_or_the_writer(tmp_path) -> None:
+    """A TUI cancelling a run cancels the tasks awaiting writes: the queued rows still land and the
+    writer thread keeps serving later writes."""
+    import asyncio
+
+    store = Store.open(tmp_path / "s.duckdb")
+    gate = threading.Event()
+    store.write(lambda s: gate.wait(5))  # hold the writer so the next write is still queued
+    waiter = asyncio.ensure_future(asyncio.wrap_future(store.write(_insert, "queued", "1")))
+    await asyncio.sleep(0)
+    waiter.cancel()
+    for _ in range(3):  # let the cancellation reach the queued write's future
+        await asyncio.sleep(0)
+    gate.set()
+    assert store.write(_insert, "after", "2").result(5) == "after"
+    assert dict(store.fetchall("SELECT key, value FROM meta WHERE key IN ('queued', 'after')")) == {
+        "queued": "1", "after": "2"}
+    store.close()
+
+
+@pytest.mark.parametrize("rollouts", [2, 6])  # a few: one UPDATE each; many: one joined UPDATE
+def test_merged_message_writes_land_in_order_with_each_rollouts_latest_totals(tmp_path, rollouts) -> None:
+    """16 rollouts streaming: their queued messages become one INSERT, their totals one UPDATE;
+    a message that cannot be stored (no role) fails alone."""
+    from engine.trajectory import Message
+    from store import rollouts as q
+
+    store = Store.open(tmp_path / "s.duckdb")
+    ids = [q.create_rollout(store, run_id=None, task_id=None, stage="T1", model="m", task_text="t")
+           for _ in range(rollouts)]
+    gate = threading.Event()
+    store.write(lambda s: gate.wait(5))  # hold the writer so everything below shares one batch
+    futures = []
+    for step in range(4):
+        for rid in ids:
+            msg = Message("assistant", f"r{rid} step {step}")
+            futures.append(store.write_merged(q.add_messages, (rid, step, msg, (step + 1, 10 * step, step, 0.5))))
+    bad = store.write_merged(q.add_messages, (ids[0], 9, Message(None, "no role"), None))  # type: ignore[arg-type]
+    gate.set()
+    assert [f.result(5) for f in futures] == [None] * (4 * rollouts)
+    with pytest.raises(Exception, match="(?i)constraint|null"):
+        bad.result(5)
+    for rid in ids:
+        msgs = q.get_messages(store, rid)
+        assert [m.content for m in msgs] == [f"r{rid} step {s}" for s in range(4)]
+        row = q.get_rollout(store, rid)
+        assert (row.steps, row.prompt_tokens, row.completion_tokens, row.cost) == (4, 30, 3, 0.5)
+    store.close()
