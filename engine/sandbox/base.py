@@ -60,6 +60,10 @@ class Sandbox:
         self._git_files = {rel: (self.root / ".git" / rel).read_bytes() for rel in _TRUSTED_GIT_FILES
                            if (self.root / ".git" / rel).is_file()}
 
+    async def ready(self) -> Sandbox:
+        """The sandbox, once its checkout exists (at once here; see PendingSandbox)."""
+        return self
+
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         raise NotImplementedError
 

@@ -32,8 +32,10 @@ def sandbox_env() -> dict[str, str]:
 
 
 @functools.cache
+@functools.lru_cache(maxsize=1)
 def bwrap_works() -> bool:
-    """bubblewrap is installed and can create namespaces here (it cannot in some containers)."""
+    """bubblewrap is installed and can create namespaces here (it cannot in some containers).
+    Asked once per process: every checkout needs the answer, and it does not change."""
     if not shutil.which("bwrap"):
         return False
     try:
@@ -72,8 +74,9 @@ class LocalSandbox(Sandbox):
     backend = "local"
 
     def __init__(self, root: Path, base_commit: str, name: str, *, isolate: bool | None = None):
-        self.isolated = bwrap_works() if isolate is None else isolate
-        if self.isolated and not bwrap_works():
+        works = bwrap_works()
+        self.isolated = works if isolate is None else isolate
+        if self.isolated and not works:
             raise SandboxError("bubblewrap (bwrap) is not available or cannot create namespaces here")
         super().__init__(root, base_commit, DISPLAY_ROOT if self.isolated else str(Path(root).resolve()), name)
         self._env = sandbox_env()

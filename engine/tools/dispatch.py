@@ -75,6 +75,7 @@ class ToolRunner:
             obs, result = await run_bash(self.sandbox, args["command"], self.bash_timeout_s, self.output_limit)
             return ToolOutcome(obs, error=result.timed_out, tool_time_ms=result.duration_ms)
         assert call.name == EDITOR_TOOL
+        await self.sandbox.ready()  # the editor works on the checkout's files directly
         try:
             obs = await asyncio.to_thread(self.editor.run, args)
         except ToolError as exc:
