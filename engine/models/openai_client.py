@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from engine.models.base import Completion, ContextExceededError, ModelError, estimate_tokens, message_tokens
 from engine.models.endpoints import Endpoint, EndpointPool, RetryableError, retry_after, with_retries
@@ -20,6 +20,15 @@ _CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "cont
                     "prompt is too long", "too many tokens", "reduce the length", "input length",
                     "input is too long", "longer than the maximum model length",
                     "max_tokens must be at least 1")  # vLLM's way of saying the prompt left no room
+
+
+def _http_client(timeout_s: float) -> Any:
+    # The SDK's aiohttp transport (the `openai[aiohttp]` extra) costs a fraction of the default
+    # httpx stack's CPU per call, which is what bounds a pipeline with 16+ rollouts in flight.
+    try:
+        return openai.DefaultAioHttpClient(timeout=timeout_s)
+    except (RuntimeError, AttributeError):  # aiohttp (or an SDK that knows it) missing: the default client
+        return None
 
 
 def is_context_error(text: str) -> bool:
@@ -36,7 +45,8 @@ class OpenAIClient:
         self.label = f"{model} @ {', '.join(urls)}"
         key = api_key or os.environ.get("OPENAI_API_KEY") or "EMPTY"  # local servers want any key
         self.pool: EndpointPool[openai.AsyncOpenAI] = EndpointPool(
-            [Endpoint(u, openai.AsyncOpenAI(base_url=u, api_key=key, timeout=timeout_s, max_retries=0))
+            [Endpoint(u, openai.AsyncOpenAI(base_url=u, api_key=key, timeout=timeout_s, max_retries=0,
+                                            http_client=_http_client(timeout_s)))
              for u in urls], cooldown_s=cooldown_s)
         self.prices = prices or PriceTable()
         self.max_retries = max_retries
@@ -63,9 +73,10 @@ class OpenAIClient:
         async def request(ep: Endpoint[openai.AsyncOpenAI]) -> tuple[Any, float]:
             t0 = time.perf_counter()
             try:
-                # Our payload is already plain JSON; the SDK's typed-dict transform of every
-                # message costs ~30% of engine CPU at 16 rollouts in flight, so post it as is.
-                resp = await ep.client.post("/chat/completions", body=payload, cast_to=ChatCompletion)
+                # Our payload is already plain JSON and we read the reply as JSON: the SDK's
+                # transform of every message and its pydantic models cost more CPU than the rest
+                # of the call, which bounds a pipeline with 16 rollouts in flight.
+                resp = await ep.client.post("/chat/completions", body=payload, cast_to=dict)
             except openai.BadRequestError as exc:
                 if is_context_error(str(exc)):
                     raise ContextExceededError(_short(exc)) from None
@@ -84,13 +95,16 @@ class OpenAIClient:
 
         resp, latency_ms = await with_retries(self.pool, request, max_retries=self.max_retries,
                                               backoff_base_s=self.backoff_base_s)
-        if not resp.choices:
-            raise ModelError("the server returned no choices")
-        message = parse_message(resp.choices[0].message.model_dump())
-        usage = resp.usage
-        pt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else \
-            sum(message_tokens(m) for m in messages)
-        ct = usage.completion_tokens if usage and usage.completion_tokens is not None else message_tokens(message)
+        choices = resp.get("choices") if isinstance(resp, dict) else None
+        if not choices or not isinstance(choices[0], dict) or not isinstance(choices[0].get("message"), dict):
+            raise ModelError("the server returned no choices" if not choices else
+                             "the server's reply has no message in its first choice")
+        message = parse_message(choices[0]["message"])
+        usage = resp.get("usage") if isinstance(resp.get("usage"), dict) else {}
+        pt = usage.get("prompt_tokens")
+        pt = pt if isinstance(pt, int) else sum(message_tokens(m) for m in messages)
+        ct = usage.get("completion_tokens")
+        ct = ct if isinstance(ct, int) else message_tokens(message)
         message.prompt_tokens, message.completion_tokens, message.tokens = pt, ct, ct
         message.model_latency_ms = latency_ms
         return Completion(message, pt, ct, latency_ms, self.prices.cost(self.model, pt, ct))
@@ -106,8 +120,11 @@ def parse_message(d: dict[str, Any]) -> Message:
     calls = []
     for c in d.get("tool_calls") or []:
         fn = c.get("function") or {}
+        args = fn.get("arguments") or ""
+        if not isinstance(args, str):  # some servers send the arguments as an object
+            args = json.dumps(args)
         calls.append(ToolCall(id=c.get("id") or f"call_{uuid.uuid4().hex[:12]}", name=fn.get("name") or "",
-                              arguments=fn.get("arguments") or ""))
+                              arguments=args))
     return Message(role="assistant", content=content, reasoning=reasoning or None, tool_calls=calls)
 
 
