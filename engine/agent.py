@@ -47,6 +47,8 @@ class RolloutResult:
     completion_tokens: int
     cost: float
     error: str | None
+    # durable=False: resolves once the rollout's rows are committed (raises if one was refused)
+    committed: asyncio.Future | None = None
 
 
 class _Cancelled(Exception):
@@ -71,6 +73,7 @@ class _Rollout:
         self.context_tokens = 0  # best estimate of the next request's prompt size
         self.tools = ToolRunner(sandbox, bash_timeout_s=config.bash_timeout_s, output_limit=config.output_limit)
         self._writes: asyncio.Future | None = None  # the last pending message INSERT (they chain in order)
+        self._created: Any = None  # the rollout row's INSERT (a concurrent Future of its id)
         self.patch: str | None = None  # set at submit
 
     # -- persistence & events -----------------------------------------------------------------
@@ -84,20 +87,20 @@ class _Rollout:
         self.messages.append(message)
         if message.role != "assistant":
             self.context_tokens += message.tokens
-        if self.store is None or self.rollout_id is None:
+        if self.store is None or self._created is None:
             self._emit_added(idx, message)
             return
         progress = (self.steps, self.prompt_tokens, self.completion_tokens, self.cost) \
             if message.role == "assistant" else None
-        self._writes = asyncio.ensure_future(self._write(self._writes, idx, message, progress))
+        # Queued now, so rows land in message order; group-committed by the store's writer thread
+        # (concurrent rollouts share one disk sync).
+        written = self.store.write_merged(q.add_messages, (self._created, idx, message, progress))
+        self._writes = asyncio.ensure_future(self._announce(self._writes, written, idx, message))
 
-    async def _write(self, previous: asyncio.Future | None, idx: int, message: Message,
-                     progress: tuple[int, int, int, float] | None) -> None:
+    async def _announce(self, previous: asyncio.Future | None, written: Any, idx: int, message: Message) -> None:
         if previous is not None:
-            await previous
-        # Group-committed by the store's writer thread: concurrent rollouts share one disk sync.
-        await asyncio.wrap_future(self.store.write(q.add_message, self.rollout_id, idx, message,
-                                                   progress=progress))
+            await previous  # events in order; an earlier failed write fails the chain
+        await asyncio.wrap_future(written)
         self._emit_added(idx, message)
 
     def _emit_added(self, idx: int, message: Message) -> None:
@@ -111,13 +114,23 @@ class _Rollout:
             await asyncio.shield(self._writes)
 
     async def start(self) -> None:
-        if self.store is not None:
-            self.rollout_id = await asyncio.to_thread(
-                q.create_rollout, self.store, run_id=self.run_id, task_id=self.task_id, stage=self.stage,
-                model=self.client.model, task_text=self.task_text, worktree=str(self.sandbox.root))
-        if self.bus is not None:
-            self.bus.emit(RolloutStarted(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
-                                         stage=self.stage, model=self.client.model))
+        """Queue the rollout's row and go on: the first model call does not wait for the commit.
+        Its messages are queued behind it and take its id on the writer thread."""
+        if self.store is None:
+            self._emit_started()
+            return
+        self._created = self.store.write(
+            q.create_rollout, run_id=self.run_id, task_id=self.task_id, stage=self.stage,
+            model=self.client.model, task_text=self.task_text, worktree=str(self.sandbox.root))
+        self._writes = asyncio.ensure_future(self._announce_start(self._created))
+
+    async def _announce_start(self, created: Any) -> None:
+        self.rollout_id = await asyncio.wrap_future(created)
+        self._emit_started()
+
+    def _emit_started(self) -> None:
+        self._emit(RolloutStarted(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                  stage=self.stage, model=self.client.model))
 
     # -- the loop -----------------------------------------------------------------------------
     async def run(self) -> tuple[str, str | None]:
@@ -190,11 +203,12 @@ class _Rollout:
             pass
         raise _Cancelled
 
-    async def finish(self, exit_reason: str, error: str | None) -> RolloutResult:
-        try:
-            await self.flush()
-        except Exception as exc:  # keep going: the rollout row still gets its end state
-            error = error or f"a message could not be stored: {type(exc).__name__}: {exc}"
+    async def finish(self, exit_reason: str, error: str | None, durable: bool = True) -> RolloutResult:
+        if durable:
+            try:
+                await self.flush()
+            except Exception as exc:  # keep going: the rollout row still gets its end state
+                error = error or f"a message could not be stored: {type(exc).__name__}: {exc}"
         patch = self.patch
         if patch is None:
             try:  # a rollout that did not submit still shows what it changed
@@ -202,24 +216,49 @@ class _Rollout:
             except Exception as exc:
                 patch = ""
                 error = error or f"could not compute the patch: {exc}"
+        if self._created is not None:
+            try:
+                self.rollout_id = await asyncio.wrap_future(self._created)  # committed steps ago
+            except Exception as exc:
+                error = error or f"the rollout could not be stored: {type(exc).__name__}: {exc}"
+        finished = RolloutFinished(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                   stage=self.stage, exit_reason=exit_reason, patch=patch, steps=self.steps,
+                                   prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
+                                   cost=self.cost)
+        committed = None
         if self.store is not None and self.rollout_id is not None:
-            await asyncio.to_thread(q.finish_rollout, self.store, self.rollout_id, exit_reason, patch, self.steps,
-                                    self.prompt_tokens, self.completion_tokens, self.cost, error)
-        if self.bus is not None:
-            self.bus.emit(RolloutFinished(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
-                                          stage=self.stage, exit_reason=exit_reason, patch=patch, steps=self.steps,
-                                          prompt_tokens=self.prompt_tokens, completion_tokens=self.completion_tokens,
-                                          cost=self.cost))
+            # Queued after every message row, so a finished rollout never lacks one.
+            written = self.store.write(q.finish_rollout, self.rollout_id, exit_reason, patch, self.steps,
+                                       self.prompt_tokens, self.completion_tokens, self.cost, error)
+            if durable:
+                await asyncio.wrap_future(written)
+                self._emit(finished)
+            else:
+                committed = asyncio.ensure_future(self._committed(written, finished))
+        else:
+            self._emit(finished)
         return RolloutResult(self.rollout_id, exit_reason, patch, self.messages, self.steps, self.prompt_tokens,
-                             self.completion_tokens, self.cost, error)
+                             self.completion_tokens, self.cost, error, committed)
+
+    async def _committed(self, written: Any, finished: RolloutFinished) -> None:
+        await self.flush()
+        await asyncio.wrap_future(written)
+        self._emit(finished)
+
+    def _emit(self, event: Any) -> None:
+        if self.bus is not None:
+            self.bus.emit(event)
 
 
 async def run_rollout(*, client: ModelClient, sandbox: Sandbox, task_text: str, config: AgentConfig,
                       store: Store | None = None, bus: EventBus | None = None, run_id: int | None = None,
                       task_id: int | None = None, stage: str = "single", cancel: asyncio.Event | None = None,
-                      exclude: Sequence[str] = ()) -> RolloutResult:
+                      exclude: Sequence[str] = (), durable: bool = True) -> RolloutResult:
     """Run one rollout to its end and return what happened. Never raises for model/sandbox failures:
-    they become exit reasons. Cancelling the calling task records `cancelled` before re-raising."""
+    they become exit reasons. Cancelling the calling task records `cancelled` before re-raising.
+
+    durable=False returns without waiting for the last rows to commit (`result.committed` does):
+    a pipeline goes on to its next step while the disk syncs."""
     r = _Rollout(client=client, sandbox=sandbox, task_text=task_text, config=config, store=store, bus=bus,
                  run_id=run_id, task_id=task_id, stage=stage, cancel=cancel, exclude=exclude)
     await r.start()
@@ -235,4 +274,4 @@ async def run_rollout(*, client: ModelClient, sandbox: Sandbox, task_text: str, 
     except Exception as exc:  # a bug or an unexpected client failure: record it, don't lose the run
         reason, error = ("sandbox_error" if isinstance(exc, OSError) else "model_error"), \
             f"{type(exc).__name__}: {exc}"
-    return await r.finish(reason, error)
+    return await r.finish(reason, error, durable)

@@ -197,3 +197,52 @@ async def test_works_without_a_store(py_repo, sandboxes, server) -> None:
     result = await run_rollout(client=client_for(srv), sandbox=sb, task_text="t", config=AgentConfig())
     assert result.rollout_id is None and result.exit_reason == "submitted" and len(result.messages) == 4
     assert srv.requests[0]["messages"][1]["content"].count(sb.display_root) >= 2  # the task prompt names the repo
+
+
+async def test_first_model_call_does_not_wait_for_the_checkout(py_repo, workspace, server, store) -> None:
+    """A rollout on a checkout still being made: the model is asked at once, the view waits for the
+    files, and the patch is the same as on a ready checkout."""
+    from engine.sandbox import start_sandbox
+
+    gate = asyncio.Event()
+    checkout_done_at: list[float] = []
+
+    async def slow(fn, *args, **kw):  # the checkout is held until the first model request arrives
+        await gate.wait()
+        sb = await asyncio.to_thread(fn, *args, **kw)
+        checkout_done_at.append(time.monotonic())
+        return sb
+
+    asked_at: list[float] = []
+
+    def respond(req):
+        if not asked_at:
+            asked_at.append(time.monotonic())
+        turn = sum(1 for m in req["messages"] if m["role"] == "assistant")
+        path = f"{sb.display_root}/pkg/mod.py"  # known before the checkout exists
+        return [tool_call_reply("str_replace_editor", {"command": "view", "path": path, "view_range": [15, 16]}),
+                tool_call_reply("str_replace_editor", {"command": "str_replace", "path": path,
+                                "old_str": "return sum(values)", "new_str": "return sum(values or [])"}),
+                tool_call_reply("submit", {})][turn]
+
+    srv = server(respond)
+    sb = start_sandbox(py_repo, "HEAD", workspace.runs_dir, run=slow)
+    client = client_for(srv)
+    # The gate opens on the first request: the checkout cannot have been ready for it.
+    orig = client.complete
+
+    async def complete(*a, **kw):
+        job = asyncio.ensure_future(orig(*a, **kw))
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await job
+
+    client.complete = complete
+    result = await go(srv, sb, store, client=client)
+    assert result.exit_reason == "submitted", result.error
+    assert asked_at[0] < checkout_done_at[0]
+    stored = get_messages(store, result.rollout_id)
+    assert "    15\tdef total(values):" in stored[3].content  # the view saw the real file
+    assert "+    return sum(values or [])" in result.patch
+    await asyncio.to_thread(sb.close)
+    assert not sb.root.exists()
