@@ -120,11 +120,14 @@ async def arun_eval(store: Store, workspace: Workspace, config: EvalConfig, bus:
                                                f"({res['exit_reason']})"))
 
             jobs = [(seed, task) for seed in range(config.seeds) for task in config.tasks]
-            if config.concurrency <= 1:
-                for seed, task in jobs:  # one at a time, in order: seed 0 on every task, then seed 1 …
-                    await one(seed, task)
-            else:
-                await asyncio.gather(*(one(seed, task) for seed, task in jobs))
+            try:
+                if config.concurrency <= 1:
+                    for seed, task in jobs:  # one at a time, in order: seed 0 on every task, then seed 1 …
+                        await one(seed, task)
+                else:
+                    await asyncio.gather(*(one(seed, task) for seed, task in jobs))
+            finally:
+                await _close(client)
             status = "cancelled" if stop.is_set() else "finished"
             q.finish_eval_run(store, eval_run_id, status=status)
             reports.append({"model": spec.name, "eval_run_id": eval_run_id,
@@ -186,3 +189,13 @@ async def _evaluate_one(store: Store, workspace: Workspace, config: EvalConfig, 
 
 def _slug(ref: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "-" for c in ref)[:40]
+
+
+async def _close(client: Any) -> None:
+    """Close a model client's connections (they belong to this event loop); best effort."""
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        try:
+            await asyncio.shield(close())
+        except Exception:  # noqa: BLE001 - the evaluation's outcome stands
+            pass

@@ -9,11 +9,14 @@ rollout_failed:<exit reason> or cancelled. `resume_generate(run_id)` reuses ever
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import functools
 import logging
 import os
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +133,7 @@ class _Outcome:
     exit_reason: str
     patch: str
     error: str | None = None
+    messages: list | None = None  # in memory when the rollout ran in this process
 
 
 @dataclass
@@ -145,23 +149,44 @@ class _RunContext:
     demos: list
     bus: EventBus | None
     cancel: asyncio.Event
+    resuming: bool = False  # False: no task of the run has history yet, so nothing needs reading back
+    task_writes: dict[int, list[asyncio.Future]] = field(default_factory=dict)  # queued, not yet awaited
+    todo: collections.deque = field(default_factory=collections.deque)  # tasks no worker has taken yet
+    prefetched: dict[int, Any] = field(default_factory=dict)  # task id -> its T1 checkout (PendingSandbox)
     extra_usage: dict[str, float] = field(default_factory=lambda: {"prompt_tokens": 0, "completion_tokens": 0,
                                                                     "cost": 0.0})
     background: set[asyncio.Future] = field(default_factory=set)  # sandbox removals and unused clones
 
+    async def io(self, fn: Any, *args: Any, **kw: Any) -> Any:
+        """Blocking work (git, a store read) on the pipeline's own threads. The loop's default pool
+        has cpu+4 threads: 16 clones in flight would queue every store read behind them."""
+        return await asyncio.get_running_loop().run_in_executor(_IO_THREADS, functools.partial(fn, *args, **kw))
+
+    def write_soon(self, task_id: int, fn: Any, /, *args: Any, then: Any = None, **kw: Any) -> None:
+        """Queue a store write for a task and go on; `then()` runs once it is committed (events are
+        sent after their rows exist). The writer keeps submission order, so a task's rows land in the
+        order it made them; the task's final state waits for all of them (`_finalize`). A crash
+        loses at most the last batch, which a resume redoes."""
+        fut = asyncio.wrap_future(self.store.write(fn, *args, **kw))
+        if then is not None:
+            fut.add_done_callback(lambda f: then() if not f.cancelled() and f.exception() is None else None)
+        self.task_writes.setdefault(task_id, []).append(fut)
+
+    def prefetch_next(self) -> None:
+        """Open the T1 checkout of the next waiting task while this one runs rollout 2, so the worker
+        that takes it starts talking to the model at once."""
+        for task in self.todo:
+            if task.id not in self.prefetched:
+                if not self.resuming or task.state == "pending":  # a resumed T1 may be kept as is
+                    self.prefetched[task.id] = _open_sandbox(self, task, "T1")
+                return
+
     def close_later(self, sandbox: Any) -> None:
         """Remove a finished rollout's checkout without holding up the task's next step."""
-        self._track(asyncio.ensure_future(_close_sandbox(sandbox)))
+        self.track(asyncio.ensure_future(_close_sandbox(self, sandbox)))
 
-    def drop_sandbox_job(self, job: asyncio.Future) -> None:
-        """A sandbox opened ahead of time that will not be used: close it once the clone is done."""
-        def done(j: asyncio.Future) -> None:
-            if not j.cancelled() and j.exception() is None:
-                self.close_later(j.result())
-        job.add_done_callback(done)
-        self._track(job)
 
-    def _track(self, fut: asyncio.Future) -> None:
+    def track(self, fut: asyncio.Future) -> None:
         self.background.add(fut)
         fut.add_done_callback(self.background.discard)
 
@@ -184,6 +209,12 @@ class _RunContext:
 
 class _Cancelled(Exception):
     pass
+
+
+START_STAGGER_S = 0.01  # between the first tasks of the workers (16 workers: 0.15 s in all)
+
+# Threads start on demand and are reused across runs (several runs can share a process: the TUI).
+_IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
 
 
 async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -216,16 +247,20 @@ def check_endpoints(config: GenerateConfig, timeout_s: float = 3.0) -> None:
     """Fail early when no teacher endpoint answers at all (one line, nothing started)."""
     if config.provider == "demo":
         return
-    import httpx
+    import urllib.error
+    import urllib.request
 
     problems = []
     for url in config.base_urls:
-        probe = url.rstrip("/") + "/models"
+        # A liveness probe (no key is sent). urllib, not httpx: an httpx client loads the CA bundle
+        # even for plain http, ~0.15 s before a run can start.
         try:
-            httpx.get(probe, timeout=timeout_s)  # any HTTP answer (even 401/404) means someone is there
-            return
-        except httpx.HTTPError as exc:
-            problems.append(f"{url}: {type(exc).__name__}")
+            with urllib.request.urlopen(url.rstrip("/") + "/models", timeout=timeout_s):
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer (even 401/404) means someone is there
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            problems.append(f"{url}: {type(getattr(exc, 'reason', exc)).__name__}")
     raise GenerateError(f"no teacher server answering ({'; '.join(problems)})")
 
 
@@ -325,7 +360,7 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
     await asyncio.to_thread(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
     client = make_teacher(config, workspace)
     ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
-                      demos, bus, cancel or asyncio.Event())
+                      demos, bus, cancel or asyncio.Event(), resuming=True)
     return await _execute(ctx, todo)
 
 
@@ -336,27 +371,39 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
         return await _execute_tasks(ctx, todo)
     finally:
         _ACTIVE_RUNS.discard(ctx.run_id)
+        close = getattr(ctx.client, "aclose", None)
+        if close is not None:
+            try:
+                await asyncio.shield(close())  # its connections belong to this event loop
+            except Exception:  # noqa: BLE001 - closing is best effort; the run's outcome stands
+                log.debug("closing the teacher client failed", exc_info=True)
 
 
 async def _execute_tasks(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
     started = time.monotonic()
     total = len(await _db(tq.tasks_for_run, ctx.store, ctx.run_id))
     ctx.emit(RunStarted(ctx.run_id, kind=ctx.config.kind, total=total))
-    queue: asyncio.Queue[tq.TaskRow] = asyncio.Queue()
-    for t in todo:
-        queue.put_nowait(t)
+    ctx.todo.extend(todo)
+    if ctx.config.sandbox == "local":
+        from engine.sandbox.local import bwrap_works
 
-    async def worker() -> None:
-        while not ctx.cancel.is_set():
-            try:
-                task = queue.get_nowait()
-            except asyncio.QueueEmpty:
-                return
-            await _run_task(ctx, task)
+        await ctx.io(bwrap_works)  # asked once (a process); every checkout needs the answer
+
+    async def worker(n: int) -> None:
+        # Staggered starts: K rollouts started in the same millisecond stay in lockstep (same
+        # checkout burst, same model-call burst every turn), and every burst is queueing delay.
+        await asyncio.sleep(n * START_STAGGER_S)
+        while not ctx.cancel.is_set() and ctx.todo:
+            await _run_task(ctx, ctx.todo.popleft())
 
     status, error = "finished", None
     try:
-        await asyncio.gather(*(worker() for _ in range(min(ctx.config.concurrency, max(len(todo), 1)))))
+        try:
+            await asyncio.gather(*(worker(n) for n in range(min(ctx.config.concurrency, max(len(todo), 1)))))
+        finally:
+            for job in ctx.prefetched.values():  # checkouts of tasks a cancelled run never started
+                ctx.close_later(job)
+            ctx.prefetched.clear()
         if ctx.cancel.is_set():
             status = "cancelled"
             for task_id in await _db(tq.cancel_pending, ctx.store, ctx.run_id,
@@ -383,6 +430,7 @@ async def _execute_tasks(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary
 def _record_hard_cancel(ctx: _RunContext) -> None:
     """Synchronous on purpose: the task is being torn down, nothing may be awaited reliably."""
     reason = "run cancelled while the task was in flight"
+    ctx.store.flush_writes(timeout=30)  # a queued "running" must not land after the "cancelled" below
     for t in tq.tasks_for_run(ctx.store, ctx.run_id):
         if t.state == "running":
             tq.set_task_state(ctx.store, t.id, "cancelled", reason)
@@ -409,13 +457,9 @@ def summarize(store: Store, run_id: int, *, status: str | None = None, wall_s: f
     )
 
 
-async def _set_state(ctx: _RunContext, task_id: int, state: str, reason: str | None = None) -> None:
-    await _db(tq.set_task_state, ctx.store, task_id, state, reason)
-    ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state=state, reason=reason))
-
-
 async def _run_task(ctx: _RunContext, task: tq.TaskRow) -> None:
-    await _set_state(ctx, task.id, "running")
+    ctx.write_soon(task.id, tq.set_task_state, task.id, "running", None, then=lambda: ctx.emit(
+        TaskStateChanged(ctx.run_id, task_id=task.id, state="running", reason=None)))
     ctx.emit(TaskStarted(ctx.run_id, task_id=task.id, function=task.function or "", file=task.file or "",
                          category=task.category or "", instruction=task.instruction or ""))
     try:
@@ -425,12 +469,28 @@ async def _run_task(ctx: _RunContext, task: tq.TaskRow) -> None:
     except Exception as exc:
         log.exception("task %s failed", task.id)
         state, reason = "rollout_failed:error", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
-    await _set_state(ctx, task.id, state, reason)
+    # The worker takes its next task now; the final state is written once the task's rows are in.
+    ctx.track(asyncio.ensure_future(_finalize(ctx, task.id, state, reason)))
+
+
+async def _finalize(ctx: _RunContext, task_id: int, state: str, reason: str | None) -> None:
+    for fut in ctx.task_writes.pop(task_id, []):
+        try:
+            await fut
+        except Exception as exc:  # a row of the task could not be stored: the pair cannot be trusted
+            log.error("task %s: a store write failed: %s", task_id, exc)
+            if state not in ("cancelled",) and not state.startswith("rollout_failed"):
+                state, reason = "rollout_failed:error", (
+                    f"the store rejected a write: {type(exc).__name__}: {' '.join(str(exc).split())}"[:500])
+    await asyncio.wrap_future(ctx.store.write(tq.set_task_state, task_id, state, reason))
+    ctx.emit(TaskStateChanged(ctx.run_id, task_id=task_id, state=state, reason=reason))
 
 
 async def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | None:
     """A rollout of this stage that already ended (kept across a resume)."""
-    done = [r for r in await _db(tq.task_rollouts, ctx.store, task_id)
+    if not ctx.resuming:
+        return None
+    done = [r for r in await ctx.io(tq.task_rollouts, ctx.store, task_id)
             if r.stage == stage and r.status == "finished" and (r.exit_reason or "") not in _REDO_EXITS]
     if not done:
         return None
@@ -439,21 +499,36 @@ async def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | No
 
 
 async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
-    # Rollout 1: the vague instruction.
-    t1 = await _reusable(ctx, task.id, "T1") or await _rollout(ctx, task, "T1", task.instruction or "")
-    if t1.exit_reason != "submitted":
-        return f"rollout_failed:{t1.exit_reason}", f"rollout 1 ended with {t1.exit_reason}" + (
-            f": {t1.error}" if t1.error else "")
-    if not t1.patch.strip():
-        return "empty_patch", "rollout 1 submitted without changing any file"
+    prefetched = ctx.prefetched.pop(task.id, None)
+    t1 = await _reusable(ctx, task.id, "T1")
+    t2 = await _reusable(ctx, task.id, "T2") if t1 is not None else None
+    t2_job: Any = None
 
-    # Judge + synthetic PR, while rollout 2's checkout is cloned (it is only waiting for its task text).
-    t2 = await _reusable(ctx, task.id, "T2")
-    t2_job = None if t2 else asyncio.ensure_future(_open_sandbox(ctx, task, "T2"))
+    def open_t2() -> None:
+        # Rollout 2's checkout is made while rollout 1 runs: the git work is spread over its
+        # turns instead of landing, for every task at once, between rollout 1 and the judge.
+        nonlocal t2_job
+        if t2 is None and t2_job is None:
+            t2_job = _open_sandbox(ctx, task, "T2")
+
     try:
-        accepted = await _db(tq.accepted_pr, ctx.store, task.id)
+        # Rollout 1: the vague instruction.
+        if t1 is None:
+            t1 = await _rollout(ctx, task, "T1", task.instruction or "", sandbox=prefetched, on_open=open_t2)
+        elif prefetched is not None:
+            ctx.close_later(prefetched)
+        if t1.exit_reason != "submitted":
+            return f"rollout_failed:{t1.exit_reason}", f"rollout 1 ended with {t1.exit_reason}" + (
+                f": {t1.error}" if t1.error else "")
+        if not t1.patch.strip():
+            return "empty_patch", "rollout 1 submitted without changing any file"
+
+        # Judge + synthetic PR.
+        open_t2()
+        accepted = await ctx.io(tq.accepted_pr, ctx.store, task.id) if ctx.resuming else None
         if accepted is None:
-            if any(a.judge_verdict is False for a in await _db(tq.pr_attempts, ctx.store, task.id)):
+            if ctx.resuming and any(a.judge_verdict is False
+                                    for a in await ctx.io(tq.pr_attempts, ctx.store, task.id)):
                 return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
             pr_text, reason = await _judge_and_write(ctx, task, t1)
             if pr_text is None:
@@ -463,10 +538,11 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
         # Rollout 2: the PR alone, fresh checkout at the same base commit.
         if t2 is None:
             job, t2_job = t2_job, None
-            t2 = await _rollout(ctx, task, "T2", pr_text, sandbox_job=job)
+            ctx.prefetch_next()
+            t2 = await _rollout(ctx, task, "T2", pr_text, sandbox=job)
     finally:
         if t2_job is not None:
-            ctx.drop_sandbox_job(t2_job)
+            ctx.close_later(t2_job)
     if t2.exit_reason != "submitted":
         return f"rollout_failed:{t2.exit_reason}", f"rollout 2 ended with {t2.exit_reason}" + (
             f": {t2.error}" if t2.error else "")
@@ -491,7 +567,7 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
         scores.append(dict(mode=mode, recall=res.recall, matched=res.matched, total=res.total,
                            matched_lines=res.matched_indices))
         results[mode] = (res.recall, res.matched, res.total)
-    await _db(tq.replace_scores, ctx.store, task.id, scores)
+    ctx.write_soon(task.id, tq.replace_scores, task.id, scores)
     r_sera, matched, total = results.get("sera", (None, 0, 0))
     kept = r_sera is not None and r_sera >= ctx.config.threshold
     ctx.emit(PairScored(ctx.run_id, task_id=task.id, recall=r_sera, recall_per_file=results.get("per-file", (None,))[0],
@@ -528,12 +604,20 @@ async def _cancellable(ctx: _RunContext, coro: Any) -> Any:
     raise _Cancelled()
 
 
+def _record_attempt(ctx: _RunContext, task_id: int, attempt: int, event: dict[str, Any], **row: Any) -> None:
+    """One judge/PR attempt row; its event goes out once the row is committed."""
+    written = PRWritten(ctx.run_id, task_id=task_id, attempt=attempt, **event)
+    ctx.write_soon(task_id, tq.add_pr_attempt, task_id=task_id, attempt=attempt, then=lambda: ctx.emit(written),
+                   **row)
+
+
 async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> tuple[str | None, str]:
     """Up to N attempts, each recorded in `prs`; (pr_text, "") or (None, reason)."""
     from store.rollouts import get_messages
 
-    steps = format_trajectory(await _db(get_messages, ctx.store, t1.rollout_id))
-    previous = await _db(tq.pr_attempts, ctx.store, task.id)
+    steps = format_trajectory(t1.messages if t1.messages is not None
+                              else await ctx.io(get_messages, ctx.store, t1.rollout_id))
+    previous = await ctx.io(tq.pr_attempts, ctx.store, task.id) if ctx.resuming else []
     verdict: bool | None = True if any(a.judge_verdict for a in previous) else None
     judge_text: str | None = next((a.judge_text for a in previous if a.judge_verdict), None)
     feedback: str | None = None
@@ -550,15 +634,13 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
                 judge_text = answer.text
                 if answer.verdict is None:
                     last_problem = "the judge's answer did not start with YES or NO"
-                    await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=None,
-                                      judge_text=judge_text, pr_text=None, demo_source=None, accepted=False,
-                                      error=last_problem)
-                    ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=None))
+                    _record_attempt(ctx, task.id, attempt, dict(judge_verdict=None), judge_verdict=None,
+                                    judge_text=judge_text, pr_text=None, demo_source=None, accepted=False,
+                                    error=last_problem)
                     continue
                 if answer.verdict is False:
-                    await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=False,
-                                      judge_text=judge_text, pr_text=None, demo_source=None, accepted=False)
-                    ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=False))
+                    _record_attempt(ctx, task.id, attempt, dict(judge_verdict=False), judge_verdict=False,
+                                    judge_text=judge_text, pr_text=None, demo_source=None, accepted=False)
                     return None, "the teacher judged rollout 1 not a valid change for its instruction"
                 verdict = True
             pr_text, comp = await _cancellable(ctx, ask_pr(
@@ -570,58 +652,67 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
             raise
         except Exception as exc:  # noqa: BLE001 - a model error costs one attempt, recorded
             last_problem = f"teacher call failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-            await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=verdict,
-                              judge_text=judge_text, pr_text=None, demo_source=demo.source, accepted=False,
-                              error=last_problem)
-            ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=verdict))
+            _record_attempt(ctx, task.id, attempt, dict(judge_verdict=verdict), judge_verdict=verdict,
+                            judge_text=judge_text, pr_text=None, demo_source=demo.source, accepted=False,
+                            error=last_problem)
             continue
         problem = pr_problem(pr_text)
-        await _db(tq.add_pr_attempt, ctx.store, task_id=task.id, attempt=attempt, judge_verdict=True, judge_text=judge_text,
-                          pr_text=pr_text, demo_source=demo.source, accepted=problem is None, error=problem)
-        ctx.emit(PRWritten(ctx.run_id, task_id=task.id, attempt=attempt, judge_verdict=True,
-                           pr_text=pr_text if problem is None else ""))
+        _record_attempt(ctx, task.id, attempt, dict(judge_verdict=True, pr_text=pr_text if problem is None else ""),
+                        judge_verdict=True, judge_text=judge_text, pr_text=pr_text, demo_source=demo.source,
+                        accepted=problem is None, error=problem)
         if problem is None:
             return pr_text, ""
         feedback = last_problem = f"the PR was rejected because {problem}"
     return None, f"no acceptable PR after {ctx.config.judge_attempts} attempts ({last_problem})"
 
 
-async def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
-    from engine.sandbox import create_sandbox
+def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
+    """Start a checkout and return its PendingSandbox at once; git works on the pipeline's threads,
+    off the event loop, while the rollout already talks to the model."""
+    from engine.sandbox import start_sandbox
 
-    # Cloning is blocking git work: keep it off the event loop so other tasks keep talking to the model.
-    return await asyncio.to_thread(create_sandbox, ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir,
-                                   backend=ctx.config.sandbox, name=f"run{ctx.run_id}-task{task.id}-{stage}")
+    return start_sandbox(ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir, backend=ctx.config.sandbox,
+                         name=f"run{ctx.run_id}-task{task.id}-{stage}", run=ctx.io)
 
 
 async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str,
-                   sandbox_job: asyncio.Future | None = None) -> _Outcome:
-    """One agent rollout in a fresh sandbox at the run's base commit (opened here or ahead of time)."""
+                   sandbox: Any = None, on_open: Any = None) -> _Outcome:
+    """One agent rollout in a fresh sandbox at the run's base commit (started here or ahead of
+    time); `on_open()` runs once its checkout exists."""
     from engine.agent import run_rollout
 
     if ctx.cancel.is_set():
-        if sandbox_job is not None:
-            ctx.drop_sandbox_job(sandbox_job)
+        if sandbox is not None:
+            ctx.close_later(sandbox)
         raise _Cancelled()
     try:
-        sandbox = await (sandbox_job if sandbox_job is not None else _open_sandbox(ctx, task, stage))
+        sandbox = sandbox if sandbox is not None else _open_sandbox(ctx, task, stage)
     except Exception as exc:  # noqa: BLE001 - no sandbox, no rollout: record why
         return _Outcome(0, "sandbox_error", "", f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300])
+    if on_open is not None:
+        sandbox.when_ready(on_open)
     try:
         result = await run_rollout(
             client=ctx.client, sandbox=sandbox, task_text=task_text, config=_agent_config(ctx.config),
             store=ctx.store, bus=ctx.bus, run_id=ctx.run_id, task_id=task.id, stage=stage, cancel=ctx.cancel,
-            exclude=tuple(ctx.config.exclude_paths))
+            exclude=tuple(ctx.config.exclude_paths), durable=False)
     finally:
         ctx.close_later(sandbox)
+    if result.committed is not None:
+        ctx.task_writes.setdefault(task.id, []).append(result.committed)
     if result.exit_reason == "cancelled" or ctx.cancel.is_set():
         raise _Cancelled()
-    return _Outcome(result.rollout_id, result.exit_reason, result.patch or "", getattr(result, "error", None))
+    return _Outcome(result.rollout_id, result.exit_reason, result.patch or "", getattr(result, "error", None),
+                    result.messages)
 
 
-async def _close_sandbox(sandbox: Any) -> None:
+async def _close_sandbox(ctx: _RunContext, sandbox: Any) -> None:
     try:
-        await asyncio.to_thread(sandbox.close)
+        await sandbox.ready()
+    except Exception:  # noqa: BLE001 - the checkout never came to be; nothing to remove
+        return
+    try:
+        await ctx.io(sandbox.close)
     except Exception:
         log.exception("closing sandbox failed")
 
