@@ -31,6 +31,7 @@ class AgentConfig:
     bash_timeout_s: float = 300.0
     output_limit: int = 16000
     max_tokens: int | None = None
+    seed: int | None = None  # sent with every model call (evaluation seeds); None: the server's own
     system_prompt: str = SYSTEM_PROMPT
     task_template: str = TASK_TEMPLATE
     tools: list[dict[str, Any]] = field(default_factory=openai_tools)
@@ -151,7 +152,7 @@ class _Rollout:
             try:
                 completion = await self._race(self.client.complete(
                     list(self.messages), self.config.tools, temperature=self.config.temperature,
-                    max_tokens=self.config.max_tokens))
+                    max_tokens=self.config.max_tokens, seed=self.config.seed))
             except ContextExceededError as exc:
                 return "context_exceeded", str(exc)
             except ModelError as exc:

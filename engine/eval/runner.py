@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -171,7 +172,8 @@ async def _evaluate_one(store: Store, workspace: Workspace, config: EvalConfig, 
                 "exit_reason": f"sandbox_error: {exc}"[:200], "cost": 0.0}
     try:
         # Eval rollouts are not tied to the task row: they must never look like SVG pairs to curation.
-        result = await run_rollout(client=client, sandbox=sandbox, task_text=task.task_text, config=config.agent,
+        agent = dataclasses.replace(config.agent, seed=seed)  # the seed reaches the model, not just our records
+        result = await run_rollout(client=client, sandbox=sandbox, task_text=task.task_text, config=agent,
                                    store=store, run_id=run_id, task_id=None, stage="eval", cancel=stop)
         try:
             score = recall(task.reference_patch, result.patch, config.recall_mode).recall  # type: ignore[arg-type]

@@ -101,7 +101,8 @@ class AnthropicClient:
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
-                       purpose: str = "agent") -> Completion:
+                       purpose: str = "agent", seed: int | None = None) -> Completion:
+        # The Messages API has no sampling seed: `seed` is accepted for the common interface only.
         system, msgs = to_anthropic_messages(messages)
         payload: dict[str, Any] = {"model": self.model, "messages": msgs,
                                    "max_tokens": max_tokens or self.default_max_tokens}

@@ -32,7 +32,7 @@ class ModelClient(Protocol):
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
-                       purpose: str = "agent") -> Completion: ...
+                       purpose: str = "agent", seed: int | None = None) -> Completion: ...
 
 
 def estimate_tokens(text: str | None) -> int:

@@ -190,7 +190,7 @@ class DemoTeacher:
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
-                       purpose: str = "agent") -> Completion:
+                       purpose: str = "agent", seed: int | None = None) -> Completion:
         t0 = time.perf_counter()
         if purpose == "judge":
             msg = self._judge(messages)

@@ -59,7 +59,7 @@ class OpenAIClient:
 
     async def complete(self, messages: list[Message], tools: list[dict[str, Any]] | None, *,
                        temperature: float = 0.6, max_tokens: int | None = None,
-                       purpose: str = "agent") -> Completion:
+                       purpose: str = "agent", seed: int | None = None) -> Completion:
         payload: dict[str, Any] = {
             "model": self.model,
             "messages": [m.to_openai(reasoning_key=self.reasoning_key) for m in messages],
@@ -69,6 +69,8 @@ class OpenAIClient:
             payload["tools"] = tools
         if max_tokens is not None:
             payload["max_tokens"] = max_tokens
+        if seed is not None:  # vLLM, SGLang and OpenAI sample reproducibly per request with it
+            payload["seed"] = seed
 
         async def request(ep: Endpoint[openai.AsyncOpenAI]) -> tuple[Any, float]:
             t0 = time.perf_counter()
