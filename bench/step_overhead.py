@@ -109,6 +109,7 @@ async def bench_ours(base_url: str, repo: Path, ws_root: Path, steps: int, isola
     finally:
         sb.close()
         store.close()
+        await inner.aclose()
     assert result.exit_reason == "submitted", result
     tool_ms = [m.tool_time_ms or 0.0 for m in stored if m.role == "tool"]
     over, wall = per_step(spans, tool_ms)
