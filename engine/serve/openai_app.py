@@ -45,6 +45,25 @@ def _params(req: dict[str, Any]) -> GenParams:
                      top_p=float(req.get("top_p") or 1.0), stop=stop, seed=req.get("seed"))
 
 
+def _forced_call(tool_choice: Any, tools: list[dict[str, Any]] | None) -> str:
+    """The start of a Hermes tool call to put in the model's mouth for tool_choice "required" or a
+    named function (vLLM guides decoding instead; prefilling the call's opening gets the same
+    choice from a model trained on this format). "" for "auto"/"none"/absent."""
+    if tool_choice in (None, "auto", "none"):
+        return ""
+    names = [((t or {}).get("function") or {}).get("name") for t in tools or []]
+    if tool_choice == "required":
+        if not names:
+            raise BadRequest('tool_choice "required" needs tools')
+        return CALL_OPEN + '\n{"name": "'
+    if isinstance(tool_choice, dict) and tool_choice.get("type") == "function":
+        name = (tool_choice.get("function") or {}).get("name")
+        if name not in names:
+            raise BadRequest(f"tool_choice names {name!r}, which is not among the request's tools")
+        return CALL_OPEN + "\n" + json.dumps({"name": name})[:-1] + ', "arguments": '
+    raise BadRequest('tool_choice must be "auto", "none", "required" or {"type": "function", "function": {"name": …}}')
+
+
 def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     hits = [text.find(s) for s in stop if s and s in text]
     return (text[: min(hits)], True) if hits else (text, False)
@@ -53,7 +72,7 @@ def _cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
 def create_app(backend: HFBackend) -> Starlette:
     created = int(time.time())
 
-    def prepare(req: Any) -> tuple[str, GenParams, bool, bool]:
+    def prepare(req: Any) -> tuple[str, GenParams, bool, bool, str]:
         if not isinstance(req, dict):
             raise BadRequest("request body must be a JSON object")
         if req.get("model") not in (None, backend.name):
@@ -63,12 +82,15 @@ def create_app(backend: HFBackend) -> Starlette:
             raise BadRequest("messages must be a non-empty list of objects")
         tools = req.get("tools") or None
         use_tools = bool(tools) and req.get("tool_choice") != "none"
+        forced = _forced_call(req.get("tool_choice"), tools)
         try:
             prompt = backend.render(messages, tools if use_tools else None)
         except Exception as exc:  # noqa: BLE001 - template errors are the client's bad input
             raise BadRequest(f"cannot render the chat template: {exc}") from None
         think_open = prompt.rstrip().endswith("<think>")
-        return prompt, _params(req), use_tools, think_open
+        # A forced call comes first: an open <think> is closed empty before it.
+        prefill = (("</think>\n\n" if think_open else "") + forced) if forced else ""
+        return prompt, _params(req), use_tools, think_open, prefill
 
     async def chat(request: Request) -> Response:
         try:
@@ -76,16 +98,16 @@ def create_app(backend: HFBackend) -> Starlette:
         except json.JSONDecodeError:
             return _error("request body is not valid JSON")
         try:
-            prompt, params, use_tools, think_open = prepare(req)
+            prompt, params, use_tools, think_open, prefill = prepare(req)
         except BadRequest as exc:
             return _error(str(exc))
         cid = "chatcmpl-" + uuid.uuid4().hex[:24]
         if req.get("stream"):
             include_usage = bool((req.get("stream_options") or {}).get("include_usage"))
-            chunks = _stream(backend, cid, prompt, params, use_tools, think_open, include_usage)
+            chunks = _stream(backend, cid, prompt, params, use_tools, think_open, include_usage, prefill)
             return StreamingResponse(_sse(iterate_in_threadpool(chunks)), media_type="text/event-stream")
         try:
-            body = await run_in_threadpool(_complete, backend, cid, prompt, params, use_tools, think_open)
+            body = await run_in_threadpool(_complete, backend, cid, prompt, params, use_tools, think_open, prefill)
         except ValueError as exc:
             return _error(str(exc))
         except RuntimeError as exc:
@@ -117,9 +139,10 @@ async def _sse(chunks: Any) -> Any:
 
 
 def _complete(backend: HFBackend, cid: str, prompt: str, params: GenParams, use_tools: bool,
-              think_open: bool) -> dict[str, Any]:
+              think_open: bool, prefill: str = "") -> dict[str, Any]:
     stats = GenStats()
-    text, stopped = _cut_at_stop("".join(backend.generate(prompt, params, stats)), params.stop or [])
+    text, stopped = _cut_at_stop(prefill + "".join(backend.generate(prompt + prefill, params, stats)),
+                                 params.stop or [])
     parsed = parse_output(text, think_open=think_open, parse_tools=use_tools)
     message: dict[str, Any] = {"role": "assistant", "content": parsed.content or None}
     if parsed.reasoning:
@@ -135,7 +158,7 @@ def _complete(backend: HFBackend, cid: str, prompt: str, params: GenParams, use_
 
 
 def _stream(backend: HFBackend, cid: str, prompt: str, params: GenParams, use_tools: bool, think_open: bool,
-            include_usage: bool) -> Iterator[dict[str, Any]]:
+            include_usage: bool, prefill: str = "") -> Iterator[dict[str, Any]]:
     created = int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -163,7 +186,9 @@ def _stream(backend: HFBackend, cid: str, prompt: str, params: GenParams, use_to
                                          "function": {"name": call.name, "arguments": call.arguments}}]})
             n_calls += 1
 
-    for piece in backend.generate(prompt, params, stats):
+    for kind, part in parser.feed(prefill):  # a forced tool call's opening (ours, not generated)
+        yield from events(kind, part)
+    for piece in backend.generate(prompt + prefill, params, stats):
         if stopped:
             continue  # drain the generator so the backend's lock is released cleanly
         if stop:

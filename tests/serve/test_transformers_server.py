@@ -94,3 +94,32 @@ def test_models_and_bad_requests(serve):
     assert r.status_code == 400 and "messages" in r.json()["error"]["message"]
     r = httpx.post(url + "/v1/chat/completions", content=b"{oops")
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("choice,rest,args", [
+    ("required", 'bash", "arguments": {"command": "ls"}}\n</tool_call>', {"command": "ls"}),
+    ({"type": "function", "function": {"name": "bash"}}, '{"command": "pwd"}}\n</tool_call>', {"command": "pwd"}),
+])
+def test_tool_choice_required_or_named_puts_the_call_in_the_models_mouth(serve, choice, rest, args, stream):
+    """The model only writes the rest of the call: its opening (and the name, when named) is ours."""
+    client, _ = serve(rest)
+    kw = dict(model="tiny", tools=openai_tools(), tool_choice=choice, max_tokens=64,
+              messages=[{"role": "user", "content": "go"}])
+    if stream:
+        calls = [c for chunk in client.chat.completions.create(stream=True, **kw) for ch in chunk.choices
+                 for c in ch.delta.tool_calls or []]
+    else:
+        calls = client.chat.completions.create(**kw).choices[0].message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in calls] == [("bash", args)]
+
+
+def test_unusable_tool_choice_is_a_clear_400(serve):
+    _, url = serve("ok")
+    base = {"messages": [{"role": "user", "content": "x"}], "tools": openai_tools()}
+    for choice, words in (({"type": "function", "function": {"name": "rm_rf"}}, "not among the request's tools"),
+                          ("always", "tool_choice must be"), ("required", "needs tools")):
+        body = dict(base, tool_choice=choice) if words != "needs tools" else {"messages": base["messages"],
+                                                                              "tool_choice": choice}
+        r = httpx.post(url + "/v1/chat/completions", json=body)
+        assert r.status_code == 400 and words in r.json()["error"]["message"], r.text
