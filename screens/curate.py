@@ -34,12 +34,14 @@ from textual.widgets import (
 from textual.widgets.selection_list import Selection
 
 from screens.widgets.banner import ReadOnlyBanner
+from screens.widgets.tables import fill_table
 from store.filters import FilterSpec
 
 STATES = ["kept", "below_threshold", "judged_invalid", "empty_patch", "cancelled"]
 VERDICTS = ["accept", "reject", "skip", "unreviewed"]
 DEBOUNCE_S = 0.25
 TABLE_LIMIT = 500
+PAIR_COLUMNS = ("task", "function", "state", "recall", "verdict", "category")
 
 # plotext draws on one global figure: one chart at a time, from any thread.
 _PLOT_LOCK = threading.Lock()
@@ -226,7 +228,7 @@ class CurateScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "Curate"
         table = self.query_one("#pairs", DataTable)
-        table.add_columns("task", "function", "state", "recall", "verdict", "category")
+        table.add_columns(*PAIR_COLUMNS)
         self._refresh_now()
 
     def on_screen_resume(self) -> None:
@@ -418,18 +420,17 @@ class CurateScreen(Screen):
     def on_curate_screen_rows(self, message: CurateScreen.Rows) -> None:
         if message.seq != self._seq:
             return
-        table = self.query_one("#pairs", DataTable)
-        table.clear()
-        self.task_ids = []
+        self.task_ids, cells = [], []
         for row in message.rows:
             tid = field_of(row, "task_id", "id")
             self.task_ids.append(int(tid))
             recall = field_of(row, "recall", "recall_sera" if self.spec.recall_mode == "sera"
                               else "recall_per_file")
-            table.add_row(str(tid), str(field_of(row, "function", default="") or ""),
+            cells.append((str(tid), str(field_of(row, "function", default="") or ""),
                           str(field_of(row, "state", default="") or ""), _fmt_recall(recall),
                           str(field_of(row, "verdict", default=None) or "—"),
-                          str(field_of(row, "category", default="") or ""), key=str(tid))
+                          str(field_of(row, "category", default="") or "")))
+        fill_table(self.query_one("#pairs", DataTable), PAIR_COLUMNS, cells, [str(t) for t in self.task_ids])
 
     # -- the table -------------------------------------------------------------------------------
     @on(DataTable.RowSelected, "#pairs")

@@ -23,8 +23,10 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log, ProgressBar, Select, Static
 
 from screens.widgets.banner import ReadOnlyBanner
+from screens.widgets.tables import fill_table
 
 LOG_LINES = 300
+RUN_COLUMNS = ("run", "model", "tasks", "seeds", "status", "mean ± std", "started")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -166,7 +168,7 @@ class EvalScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "Eval"
         table = self.query_one("#eval-runs", DataTable)
-        table.add_columns("run", "model", "tasks", "seeds", "status", "mean ± std", "started")
+        table.add_columns(*RUN_COLUMNS)
         table.border_title = "Past eval runs"
         try:
             import engine.eval  # noqa: F401
@@ -218,12 +220,14 @@ class EvalScreen(Screen):
         if msg.repos:
             self.query_one("#repo", Input).suggester = SuggestFromList(msg.repos, case_sensitive=False)
         table.border_subtitle = f"{len(msg.runs)} run(s) · Enter compares that run's models"
+        cells = []
         for r in msg.runs:
             started = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "—"
             tasks = (r.tasks_spec or "").rsplit("/", 1)[-1]
             status = r.status + (f": {r.error}" if r.error and r.status == "failed" else "")
-            table.add_row(str(r.id), r.model, tasks, str(r.seeds or "—"), status[:30], mean_std(r.mean, r.std),
-                          started, key=str(r.id))
+            cells.append((str(r.id), r.model, tasks, str(r.seeds or "—"), status[:30], mean_std(r.mean, r.std),
+                          started))
+        fill_table(table, RUN_COLUMNS, cells, [str(r.id) for r in msg.runs])
         if msg.runs:
             self._compare_group((msg.runs[0].config or {}).get("group"), msg.runs)
 

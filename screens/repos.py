@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Button, DataTable, Footer, Header, Input, Static
 
 from screens.widgets.banner import ReadOnlyBanner
+from screens.widgets.tables import fill_table
 
 
 def language_mix(languages: dict[str, int], limit: int = 3) -> str:
@@ -23,6 +24,9 @@ def language_mix(languages: dict[str, int], limit: int = 3) -> str:
         return "-"
     top = sorted(languages.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return " · ".join(f"{lang} {round(100 * n / total)}%" for lang, n in top)
+
+
+COLUMNS = ("Repo", "HEAD", "Languages", "Pairs", "Kept", "Reviewed")
 
 
 class ReposScreen(Screen):
@@ -49,7 +53,7 @@ class ReposScreen(Screen):
         yield ReadOnlyBanner()
         yield Static("Repositories", classes="screen-title")
         table = DataTable(id="repos-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Repo", "HEAD", "Languages", "Pairs", "Kept", "Reviewed")
+        table.add_columns(*COLUMNS)
         yield table
         yield Static("", id="repos-empty", classes="hint")
         with Horizontal(id="repo-add"):
@@ -80,10 +84,8 @@ class ReposScreen(Screen):
     def on_repos_screen_loaded(self, msg: Loaded) -> None:
         self.query_one(ReadOnlyBanner).refresh_state()
         table = self.query_one("#repos-table", DataTable)
-        table.clear()
-        for r in msg.rows:
-            table.add_row(r.name, (r.head_commit or "-")[:10], language_mix(r.languages),
-                          str(r.pairs), str(r.kept), str(r.reviewed), key=r.name)
+        fill_table(table, COLUMNS, [(r.name, (r.head_commit or "-")[:10], language_mix(r.languages), str(r.pairs),
+                                     str(r.kept), str(r.reviewed)) for r in msg.rows], [r.name for r in msg.rows])
         empty = self.query_one("#repos-empty", Static)
         if msg.error:
             empty.update(f"cannot read the workspace database: {msg.error}")

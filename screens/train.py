@@ -22,9 +22,11 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Log
 
 from screens.curate import chart_text
 from screens.widgets.banner import ReadOnlyBanner
+from screens.widgets.tables import fill_table
 
 CHART_EVERY_S = 0.5  # redraw the loss chart at most this often while steps stream in
 LOG_LINES = 200
+RUN_COLUMNS = ("run", "status", "model", "method", "dataset", "final loss", "started")
 
 
 def _one_line(exc: BaseException) -> str:
@@ -160,7 +162,7 @@ class TrainScreen(Screen):
     def on_mount(self) -> None:
         self.sub_title = "Train"
         table = self.query_one("#train-runs", DataTable)
-        table.add_columns("run", "status", "model", "method", "dataset", "final loss", "started")
+        table.add_columns(*RUN_COLUMNS)
         table.border_title = "Past runs"
         try:
             import engine.train.runner  # noqa: F401  (cheap: torch is only imported by the worker)
@@ -207,13 +209,14 @@ class TrainScreen(Screen):
         table.border_subtitle = f"{len(msg.runs)} run(s) · Enter shows a run's loss"
         if msg.exports:
             self.query_one("#dataset", Input).suggester = SuggestFromList(msg.exports, case_sensitive=False)
+        cells = []
         for r in msg.runs:
             started = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "—"
             dataset = (r.config or {}).get("dataset_name") or (r.dataset_path or "").rsplit("/", 1)[-1]
             model = (r.base_model or "").rstrip("/").rsplit("/", 1)[-1]
             status = r.status + (f": {r.error}" if r.error and r.status == "failed" else "")
-            table.add_row(str(r.id), status[:40], model, r.method or "—", dataset, _fmt(r.final_loss),
-                          started, key=str(r.id))
+            cells.append((str(r.id), status[:40], model, r.method or "—", dataset, _fmt(r.final_loss), started))
+        fill_table(table, RUN_COLUMNS, cells, [str(r.id) for r in msg.runs])
 
     @on(DataTable.RowSelected, "#train-runs")
     def _show_run(self, event: DataTable.RowSelected) -> None:
