@@ -211,8 +211,6 @@ class _Cancelled(Exception):
     pass
 
 
-START_STAGGER_S = 0.01  # between the first tasks of the workers (16 workers: 0.15 s in all)
-
 # Threads start on demand and are reused across runs (several runs can share a process: the TUI).
 _IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
 
@@ -389,17 +387,14 @@ async def _execute_tasks(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary
 
         await ctx.io(bwrap_works)  # asked once (a process); every checkout needs the answer
 
-    async def worker(n: int) -> None:
-        # Staggered starts: K rollouts started in the same millisecond stay in lockstep (same
-        # checkout burst, same model-call burst every turn), and every burst is queueing delay.
-        await asyncio.sleep(n * START_STAGGER_S)
+    async def worker() -> None:
         while not ctx.cancel.is_set() and ctx.todo:
             await _run_task(ctx, ctx.todo.popleft())
 
     status, error = "finished", None
     try:
         try:
-            await asyncio.gather(*(worker(n) for n in range(min(ctx.config.concurrency, max(len(todo), 1)))))
+            await asyncio.gather(*(worker() for _ in range(min(ctx.config.concurrency, max(len(todo), 1)))))
         finally:
             for job in ctx.prefetched.values():  # checkouts of tasks a cancelled run never started
                 ctx.close_later(job)
