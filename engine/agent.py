@@ -105,9 +105,8 @@ class _Rollout:
         self._emit_added(idx, message)
 
     def _emit_added(self, idx: int, message: Message) -> None:
-        if self.bus is not None:
-            self.bus.emit(MessageAdded(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
-                                       stage=self.stage, index=idx, message=message))
+        self._emit(MessageAdded(self.run_id, rollout_id=self.rollout_id or 0, task_id=self.task_id,
+                                stage=self.stage, index=idx, message=message))
 
     async def flush(self) -> None:
         """Wait until every message so far is in the store (raises if a write failed)."""

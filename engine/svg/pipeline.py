@@ -157,11 +157,6 @@ class _RunContext:
                                                                     "cost": 0.0})
     background: set[asyncio.Future] = field(default_factory=set)  # sandbox removals and unused clones
 
-    async def io(self, fn: Any, *args: Any, **kw: Any) -> Any:
-        """Blocking work (git, a store read) on the pipeline's own threads. The loop's default pool
-        has cpu+4 threads: 16 clones in flight would queue every store read behind them."""
-        return await asyncio.get_running_loop().run_in_executor(_IO_THREADS, functools.partial(fn, *args, **kw))
-
     def write_soon(self, task_id: int, fn: Any, /, *args: Any, then: Any = None, **kw: Any) -> None:
         """Queue a store write for a task and go on; `then()` runs once it is committed (events are
         sent after their rows exist). The writer keeps submission order, so a task's rows land in the
@@ -183,8 +178,7 @@ class _RunContext:
 
     def close_later(self, sandbox: Any) -> None:
         """Remove a finished rollout's checkout without holding up the task's next step."""
-        self.track(asyncio.ensure_future(_close_sandbox(self, sandbox)))
-
+        self.track(asyncio.ensure_future(_close_sandbox(sandbox)))
 
     def track(self, fut: asyncio.Future) -> None:
         self.background.add(fut)
@@ -216,9 +210,10 @@ _IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
 
 
 async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
-    """Run a store call off the event loop: a DuckDB commit waits for fsync (~ms), and the store lock may be
-    held by a rollout writing a message; neither may stall the other tasks in flight."""
-    return await asyncio.to_thread(fn, *args, **kw)
+    """Blocking work (a store call, git) on the pipeline's own threads, off the event loop: a DuckDB
+    commit waits for fsync, the store lock may be held by the writer thread, and a checkout runs git.
+    Not the loop's default pool: its cpu+4 threads would queue every store read behind 16 clones."""
+    return await asyncio.get_running_loop().run_in_executor(_IO_THREADS, functools.partial(fn, *args, **kw))
 
 
 # -- setup --------------------------------------------------------------------------------------
@@ -316,7 +311,7 @@ async def run_generate(store: Store, workspace: Workspace, config: GenerateConfi
         rows = await _db(_plan_tasks, config, repo_path, base_commit)
     except (SamplerError, CatalogError) as exc:
         raise GenerateError(str(exc)) from None
-    await asyncio.to_thread(check_endpoints, config)
+    await _db(check_endpoints, config)
     client = make_teacher(config, workspace)
     new_run = await _db(create_run, store, config.kind, repo_id=repo.id, config=config.to_dict(),
                         base_commit=base_commit)
@@ -352,10 +347,10 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
     run, config, repo, demos = await _db(_prepare_resume, store, run_id)
     todo = await _db(tq.unfinished_tasks, store, run_id)
     if todo:
-        await asyncio.to_thread(check_endpoints, config)
+        await _db(check_endpoints, config)
     await _db(mark_running, store, run_id)
     await _db(tq.mark_interrupted_rollouts, store, run_id)
-    await asyncio.to_thread(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
+    await _db(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
     client = make_teacher(config, workspace)
     ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
                       demos, bus, cancel or asyncio.Event(), resuming=True)
@@ -385,7 +380,7 @@ async def _execute_tasks(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary
     if ctx.config.sandbox == "local":
         from engine.sandbox.local import bwrap_works
 
-        await ctx.io(bwrap_works)  # asked once (a process); every checkout needs the answer
+        await _db(bwrap_works)  # asked once (a process); every checkout needs the answer
 
     async def worker() -> None:
         while not ctx.cancel.is_set() and ctx.todo:
@@ -485,7 +480,7 @@ async def _reusable(ctx: _RunContext, task_id: int, stage: str) -> _Outcome | No
     """A rollout of this stage that already ended (kept across a resume)."""
     if not ctx.resuming:
         return None
-    done = [r for r in await ctx.io(tq.task_rollouts, ctx.store, task_id)
+    done = [r for r in await _db(tq.task_rollouts, ctx.store, task_id)
             if r.stage == stage and r.status == "finished" and (r.exit_reason or "") not in _REDO_EXITS]
     if not done:
         return None
@@ -520,10 +515,10 @@ async def _pair(ctx: _RunContext, task: tq.TaskRow) -> tuple[str, str | None]:
 
         # Judge + synthetic PR.
         open_t2()
-        accepted = await ctx.io(tq.accepted_pr, ctx.store, task.id) if ctx.resuming else None
+        accepted = await _db(tq.accepted_pr, ctx.store, task.id) if ctx.resuming else None
         if accepted is None:
             if ctx.resuming and any(a.judge_verdict is False
-                                    for a in await ctx.io(tq.pr_attempts, ctx.store, task.id)):
+                                    for a in await _db(tq.pr_attempts, ctx.store, task.id)):
                 return "judged_invalid", "the teacher judged rollout 1 not a valid change for its instruction"
             pr_text, reason = await _judge_and_write(ctx, task, t1)
             if pr_text is None:
@@ -599,9 +594,10 @@ async def _cancellable(ctx: _RunContext, coro: Any) -> Any:
     raise _Cancelled()
 
 
-def _record_attempt(ctx: _RunContext, task_id: int, attempt: int, event: dict[str, Any], **row: Any) -> None:
-    """One judge/PR attempt row; its event goes out once the row is committed."""
-    written = PRWritten(ctx.run_id, task_id=task_id, attempt=attempt, **event)
+def _record_attempt(ctx: _RunContext, task_id: int, attempt: int, **row: Any) -> None:
+    """One judge/PR attempt row; its event (with the PR only when accepted) goes out once the row is committed."""
+    written = PRWritten(ctx.run_id, task_id=task_id, attempt=attempt, judge_verdict=row["judge_verdict"],
+                        pr_text=(row["pr_text"] or "") if row["accepted"] else "")
     ctx.write_soon(task_id, tq.add_pr_attempt, task_id=task_id, attempt=attempt, then=lambda: ctx.emit(written),
                    **row)
 
@@ -611,8 +607,8 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
     from store.rollouts import get_messages
 
     steps = format_trajectory(t1.messages if t1.messages is not None
-                              else await ctx.io(get_messages, ctx.store, t1.rollout_id))
-    previous = await ctx.io(tq.pr_attempts, ctx.store, task.id) if ctx.resuming else []
+                              else await _db(get_messages, ctx.store, t1.rollout_id))
+    previous = await _db(tq.pr_attempts, ctx.store, task.id) if ctx.resuming else []
     verdict: bool | None = True if any(a.judge_verdict for a in previous) else None
     judge_text: str | None = next((a.judge_text for a in previous if a.judge_verdict), None)
     feedback: str | None = None
@@ -629,12 +625,12 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
                 judge_text = answer.text
                 if answer.verdict is None:
                     last_problem = "the judge's answer did not start with YES or NO"
-                    _record_attempt(ctx, task.id, attempt, dict(judge_verdict=None), judge_verdict=None,
+                    _record_attempt(ctx, task.id, attempt, judge_verdict=None,
                                     judge_text=judge_text, pr_text=None, demo_source=None, accepted=False,
                                     error=last_problem)
                     continue
                 if answer.verdict is False:
-                    _record_attempt(ctx, task.id, attempt, dict(judge_verdict=False), judge_verdict=False,
+                    _record_attempt(ctx, task.id, attempt, judge_verdict=False,
                                     judge_text=judge_text, pr_text=None, demo_source=None, accepted=False)
                     return None, "the teacher judged rollout 1 not a valid change for its instruction"
                 verdict = True
@@ -647,14 +643,13 @@ async def _judge_and_write(ctx: _RunContext, task: tq.TaskRow, t1: _Outcome) -> 
             raise
         except Exception as exc:  # noqa: BLE001 - a model error costs one attempt, recorded
             last_problem = f"teacher call failed: {type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
-            _record_attempt(ctx, task.id, attempt, dict(judge_verdict=verdict), judge_verdict=verdict,
+            _record_attempt(ctx, task.id, attempt, judge_verdict=verdict,
                             judge_text=judge_text, pr_text=None, demo_source=demo.source, accepted=False,
                             error=last_problem)
             continue
         problem = pr_problem(pr_text)
-        _record_attempt(ctx, task.id, attempt, dict(judge_verdict=True, pr_text=pr_text if problem is None else ""),
-                        judge_verdict=True, judge_text=judge_text, pr_text=pr_text, demo_source=demo.source,
-                        accepted=problem is None, error=problem)
+        _record_attempt(ctx, task.id, attempt, judge_verdict=True, judge_text=judge_text, pr_text=pr_text,
+                        demo_source=demo.source, accepted=problem is None, error=problem)
         if problem is None:
             return pr_text, ""
         feedback = last_problem = f"the PR was rejected because {problem}"
@@ -667,7 +662,7 @@ def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
     from engine.sandbox import start_sandbox
 
     return start_sandbox(ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir, backend=ctx.config.sandbox,
-                         name=f"run{ctx.run_id}-task{task.id}-{stage}", run=ctx.io)
+                         name=f"run{ctx.run_id}-task{task.id}-{stage}", run=_db)
 
 
 async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str,
@@ -701,13 +696,13 @@ async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: st
                     result.messages)
 
 
-async def _close_sandbox(ctx: _RunContext, sandbox: Any) -> None:
+async def _close_sandbox(sandbox: Any) -> None:
     try:
         await sandbox.ready()
     except Exception:  # noqa: BLE001 - the checkout never came to be; nothing to remove
         return
     try:
-        await ctx.io(sandbox.close)
+        await _db(sandbox.close)
     except Exception:
         log.exception("closing sandbox failed")
 

@@ -64,13 +64,18 @@ def test_sera_demo_in_a_real_terminal(tmp_path: Path) -> None:
         screen = _wait_for(session, lambda s: "finished · 3/3 done" in s, 120)
         assert sum(screen.count(state) for state in ("kept", "below_threshold", "judged_invalid",
                                                      "empty_patch", "rollout_failed")) >= 3
-        _tmux("send-keys", "-t", session, "q")
-        deadline = time.monotonic() + 15
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.exists() and done.read_text().strip() == "0"
+        _quit_and_expect_exit_0(session, done)
     finally:
         _kill(session)
+
+
+def _quit_and_expect_exit_0(session: str, done: Path) -> None:
+    """Press q; the app must exit with status 0 (the shell writes it to `done`)."""
+    _tmux("send-keys", "-t", session, "q")
+    deadline = time.monotonic() + 15
+    while not done.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert done.exists() and done.read_text().strip() == "0"
 
 
 def test_plain_sera_opens_the_repos_screen(tmp_path: Path) -> None:
@@ -85,10 +90,6 @@ def test_plain_sera_opens_the_repos_screen(tmp_path: Path) -> None:
         assert "Add repo" in screen and "Generate" in screen
         _tmux("send-keys", "-t", session, "2")  # number keys switch screens
         _wait_for(session, lambda s: "Settings" in s and "no run yet" in s, 30)
-        _tmux("send-keys", "-t", session, "q")
-        deadline = time.monotonic() + 15
-        while not done.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert done.exists() and done.read_text().strip() == "0"
+        _quit_and_expect_exit_0(session, done)
     finally:
         _kill(session)
