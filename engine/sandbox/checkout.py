@@ -86,11 +86,9 @@ def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str,
     """Check `repo_path` out at `base_commit` (detached) into `dest` (an empty directory from
     reserve_checkout) or a new runs_dir/name. Returns (path, full sha)."""
     repo_path = Path(repo_path).resolve()
-    if not repo_path.is_dir():
-        if dest is not None:
-            remove_tree(dest)
-        raise SandboxError(f"{repo_path} is not a directory")
     try:
+        if not repo_path.is_dir():
+            raise SandboxError(f"{repo_path} is not a directory")
         sha = resolve_commit(repo_path, base_commit)
     except SandboxError:
         if dest is not None:
