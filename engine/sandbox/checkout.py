@@ -1,7 +1,7 @@
 """A private checkout of the user's repo for one rollout.
 
 The checkout is a fresh repository that borrows the user's objects through `alternates` (what
-`git clone --shared` sets up), built with two git processes instead of a clone's five: at 16
+`git clone --shared` sets up), built with one git process instead of a clone's five: at 16
 rollouts in flight every spawned process is time on the critical path. The user's repository gets
 no worktree metadata at all, nothing is copied (the sandbox mounts the borrowed object directory
 read-only, so no command can alter it; hard links would share inodes a command could write into),
@@ -19,7 +19,8 @@ from engine.sandbox.base import SandboxError, git, remove_tree
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _LITTER = ("__pycache__/", "*.pyc", "*.pyo", ".pytest_cache/", "*.egg-info/", ".mypy_cache/", ".ruff_cache/")
 _FULL_SHA = re.compile(r"[0-9a-f]{40}")
-_CONFIG = "[user]\n\temail = sera@localhost\n\tname = SERA sandbox\n"
+_CONFIG = ("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n"
+           "[user]\n\temail = sera@localhost\n\tname = SERA sandbox\n")  # commits made inside need an identity
 
 
 def resolve_commit(repo_path: Path, ref: str) -> str:
@@ -81,6 +82,17 @@ def reserve_checkout(runs_dir: Path, name: str) -> Path:
             dest = runs_dir / f"{base}-{n}"
 
 
+def _init_git_dir(dot_git: Path, objects: Path) -> None:
+    """What `git init --template=` writes (a git process less per checkout), borrowing `objects`."""
+    for d in ("objects/info", "objects/pack", "refs/heads", "refs/tags", "info"):
+        (dot_git / d).mkdir(parents=True, exist_ok=True)
+    (dot_git / "HEAD").write_text("ref: refs/heads/main\n")
+    (dot_git / "config").write_text(_CONFIG)
+    (dot_git / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+    # Build litter (py_compile, pytest, pip) never belongs in the patch; this file is the clone's own.
+    (dot_git / "info" / "exclude").write_text("\n".join(_LITTER) + "\n")
+
+
 def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str,
                   dest: Path | None = None) -> tuple[Path, str]:
     """Check `repo_path` out at `base_commit` (detached) into `dest` (an empty directory from
@@ -97,16 +109,7 @@ def make_checkout(repo_path: Path, base_commit: str, runs_dir: Path, name: str,
     if dest is None:
         dest = reserve_checkout(Path(runs_dir), name)
     try:
-        objects = objects_dir(str(repo_path))
-        git(dest, "init", "--quiet", "--template=", ".")  # no hook samples to copy
-        dot_git = dest / ".git"
-        (dot_git / "objects" / "info").mkdir(parents=True, exist_ok=True)
-        (dot_git / "objects" / "info" / "alternates").write_text(f"{objects}\n")
-        with open(dot_git / "config", "a") as f:
-            f.write(_CONFIG)  # commits made inside (e.g. by a test suite) need an identity
-        # Build litter (py_compile, pytest, pip) never belongs in the patch; this file is the clone's own.
-        (dot_git / "info").mkdir(exist_ok=True)
-        (dot_git / "info" / "exclude").write_text("\n".join(_LITTER) + "\n")
+        _init_git_dir(dest / ".git", objects_dir(str(repo_path)))
         git(dest, "checkout", "--quiet", "--detach", sha)
     except (SandboxError, OSError) as exc:
         remove_tree(dest)
