@@ -148,6 +148,7 @@ class _Rollout:
             if self.context_tokens > self.config.max_context_tokens:
                 return "context_exceeded", (f"about {self.context_tokens} tokens of context needed, more than "
                                             f"max_context_tokens={self.config.max_context_tokens}")
+            self.sandbox.prewarm()  # e.g. start the next bash's sandbox while the model thinks
             try:
                 completion = await self._race(self.client.complete(
                     list(self.messages), self.config.tools, temperature=self.config.temperature,
@@ -204,6 +205,10 @@ class _Rollout:
         raise _Cancelled
 
     async def finish(self, exit_reason: str, error: str | None, durable: bool = True) -> RolloutResult:
+        try:
+            await self.sandbox.discard_prewarm()  # no command is coming any more
+        except Exception:  # noqa: BLE001 - a shell that will not die is killed with the sandbox
+            pass
         if durable:
             try:
                 await self.flush()

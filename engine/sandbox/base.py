@@ -67,6 +67,13 @@ class Sandbox:
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         raise NotImplementedError
 
+    def prewarm(self) -> None:
+        """Get ready for the next command while the model thinks (a backend with a costly start
+        overrides it). Call on the event loop; never blocks."""
+
+    async def discard_prewarm(self) -> None:
+        """No command is coming (the rollout ended): stop what prewarm() started."""
+
     def patch(self, exclude: list[str] | tuple[str, ...] = ()) -> str:
         """`git add -A && git diff --cached <base_commit>`: new files included, `exclude` paths left out."""
         if self.closed:

@@ -36,6 +36,14 @@ class PendingSandbox(Sandbox):
         """Call `callback()` once the checkout is made (or failed)."""
         self._job.add_done_callback(lambda _job: callback())
 
+    def prewarm(self) -> None:
+        if self._job.done() and not self._job.cancelled() and self._job.exception() is None:
+            self._job.result().prewarm()
+
+    async def discard_prewarm(self) -> None:
+        if self._job.done() and not self._job.cancelled() and self._job.exception() is None:
+            await self._job.result().discard_prewarm()
+
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         return await (await self.ready()).run(command, timeout_s)
 

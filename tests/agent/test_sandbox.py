@@ -108,6 +108,50 @@ async def test_background_jobs_die_when_the_sandbox_closes(py_repo: Path, worksp
     assert marker not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
 
+async def _prewarmed(sb):
+    """Prewarm `sb` and wait until its shell is up; returns that shell's process."""
+    sb.prewarm()
+    proc = await sb._spare
+    assert proc is not None and proc.returncode is None
+    return proc
+
+
+@needs_bwrap
+async def test_a_prewarmed_shell_runs_the_command_as_a_fresh_one_would(py_repo: Path, sandboxes) -> None:
+    sb = sandboxes(py_repo)
+    fresh = await sb.run('x=1; export y=2; echo "$0 [$(cat)] $PWD"; printf "%s|" "a  b" "$(printf "\\tq")"; exit 3', 30)
+    spare = await _prewarmed(sb)
+    # Same command: output, stdin at end of file, exit code; spaces, tabs and quotes arrive verbatim.
+    warm = await sb.run('x=1; export y=2; echo "$0 [$(cat)] $PWD"; printf "%s|" "a  b" "$(printf "\\tq")"; exit 3', 30)
+    assert spare.returncode is not None, "the command did not run in the prewarmed shell"
+    assert (warm.exit_code, warm.output) == (fresh.exit_code, fresh.output) == (3, "bash [] /testbed\na  b|\tq|")
+    await _prewarmed(sb)
+    r = await sb.run('echo "${x:-unset} ${y:-unset} ${c:-unset}"', 30)  # nothing carries over, not even ours
+    assert r.output == "unset unset unset\n"
+
+
+@needs_bwrap
+async def test_a_prewarmed_shell_obeys_the_timeout_and_dies_with_the_sandbox(py_repo: Path, workspace) -> None:
+    sb = create_sandbox(py_repo, "HEAD", workspace.runs_dir)
+    await _prewarmed(sb)
+    t0 = time.monotonic()
+    r = await sb.run("echo started; sleep 1000", 1.0)
+    assert r.timed_out and "started" in r.output and time.monotonic() - t0 < 8
+    idle = await _prewarmed(sb)  # waiting for a command that never comes
+    sb.close()
+    await asyncio.wait_for(idle.wait(), 5)  # killed with the sandbox, not left behind
+
+
+@needs_bwrap
+async def test_a_dead_prewarmed_shell_is_replaced(py_repo: Path, sandboxes) -> None:
+    sb = sandboxes(py_repo)
+    spare = await _prewarmed(sb)
+    os.killpg(spare.pid, 9)
+    await spare.wait()
+    r = await sb.run("echo still works", 30)
+    assert (r.exit_code, r.output) == (0, "still works\n")
+
+
 async def test_plain_command_result_and_exit_code(py_repo: Path, sandboxes) -> None:
     sb = sandboxes(py_repo)
     r = await sb.run("ls pkg; echo err >&2; exit 3", 30)
