@@ -207,6 +207,12 @@ class _Cancelled(Exception):
 
 # Threads start on demand and are reused across runs (several runs can share a process: the TUI).
 _IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
+# Checkouts and their removal: git is CPU work, and 16 rollouts starting at once would otherwise run
+# 16 checkouts at once, starving the event loop and the model server of the cores exactly when the
+# first requests go out. As many at a time as there are cores; a checkout is needed only at the
+# rollout's first tool call, a model turn later.
+_GIT_THREADS = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 2)), thread_name_prefix="svg-git",
+                                  initializer=lambda: os.nice(10))
 
 
 async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
@@ -214,6 +220,11 @@ async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
     commit waits for fsync, the store lock may be held by the writer thread, and a checkout runs git.
     Not the loop's default pool: its cpu+4 threads would queue every store read behind 16 clones."""
     return await asyncio.get_running_loop().run_in_executor(_IO_THREADS, functools.partial(fn, *args, **kw))
+
+
+async def _git(fn: Any, *args: Any, **kw: Any) -> Any:
+    """Checkout work on the few git threads (see _GIT_THREADS)."""
+    return await asyncio.get_running_loop().run_in_executor(_GIT_THREADS, functools.partial(fn, *args, **kw))
 
 
 # -- setup --------------------------------------------------------------------------------------
@@ -662,7 +673,7 @@ def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
     from engine.sandbox import start_sandbox
 
     return start_sandbox(ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir, backend=ctx.config.sandbox,
-                         name=f"run{ctx.run_id}-task{task.id}-{stage}", run=_db)
+                         name=f"run{ctx.run_id}-task{task.id}-{stage}", run=_git)
 
 
 async def _rollout(ctx: _RunContext, task: tq.TaskRow, stage: str, task_text: str,
@@ -702,7 +713,7 @@ async def _close_sandbox(sandbox: Any) -> None:
     except Exception:  # noqa: BLE001 - the checkout never came to be; nothing to remove
         return
     try:
-        await _db(sandbox.close)
+        await _git(sandbox.close)
     except Exception:
         log.exception("closing sandbox failed")
 
