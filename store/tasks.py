@@ -83,21 +83,34 @@ class RolloutRef:
 
 
 # -- tasks ------------------------------------------------------------------------------------
+_TASK_COLUMNS = ("run_id", "repo_id", "seq", "file", "function", "start_line", "end_line", "language", "category",
+                 "instruction", "seed", "base_commit")
+_INSERT_TASKS = f"INSERT INTO tasks ({', '.join(_TASK_COLUMNS)}) VALUES "
+_TASK_ROW = "(" + ", ".join(["?"] * len(_TASK_COLUMNS)) + ")"
+
+
 def create_task(store: Store, *, run_id: int, repo_id: int | None, seq: int, file: str, function: str,
                 start_line: int, end_line: int, language: str, category: str, instruction: str,
                 seed: int | None, base_commit: str | None) -> int:
-    return store.insert_returning_id(
-        "INSERT INTO tasks (run_id, repo_id, seq, file, function, start_line, end_line, language, category,"
-        " instruction, seed, base_commit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [run_id, repo_id, seq, file, function, start_line, end_line, language, category, instruction, seed,
-         base_commit],
-    )
+    return create_tasks(store, [dict(run_id=run_id, repo_id=repo_id, seq=seq, file=file, function=function,
+                                     start_line=start_line, end_line=end_line, language=language,
+                                     category=category, instruction=instruction, seed=seed,
+                                     base_commit=base_commit)])[0]
 
 
 def create_tasks(store: Store, rows: list[dict[str, Any]]) -> list[int]:
-    """Create many tasks in one transaction (all or none: a crash never leaves half a run planned)."""
+    """Create many tasks of one run in one transaction (all or none: a crash never leaves half a run
+    planned), a few hundred rows a statement. Their ids, in the order of `rows` (seq is unique)."""
+    if len({r["seq"] for r in rows}) != len(rows):
+        raise ValueError("create_tasks: each task needs its own seq")
+    ids: dict[int, int] = {}
     with store.transaction():
-        return [create_task(store, **r) for r in rows]
+        for k in range(0, len(rows), 200):
+            chunk = rows[k:k + 200]
+            got = store.fetchall(_INSERT_TASKS + ", ".join([_TASK_ROW] * len(chunk)) + " RETURNING seq, id",
+                                 [r[c] for r in chunk for c in _TASK_COLUMNS])
+            ids.update((int(seq), int(i)) for seq, i in got)
+    return [ids[r["seq"]] for r in rows]
 
 
 def get_task(store: Store, task_id: int) -> TaskRow | None:
