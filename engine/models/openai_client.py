@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -22,11 +23,23 @@ _CONTEXT_MARKERS = ("context length", "context_length", "maximum context", "cont
                     "max_tokens must be at least 1")  # vLLM's way of saying the prompt left no room
 
 
+@functools.cache
+def _tls_context() -> Any:
+    """The TLS settings the SDK's transport would make for itself (same trust store and env), made
+    once: loading the CA bundle costs ~20 ms for every client otherwise, even for plain http."""
+    try:
+        import httpx2
+
+        return httpx2.create_ssl_context()
+    except (ImportError, AttributeError):  # an SDK on another HTTP stack: let it decide
+        return True
+
+
 def _http_client(timeout_s: float) -> Any:
     # The SDK's aiohttp transport (the `openai[aiohttp]` extra) costs a fraction of the default
     # httpx stack's CPU per call, which is what bounds a pipeline with 16+ rollouts in flight.
     try:
-        return openai.DefaultAioHttpClient(timeout=timeout_s)
+        return openai.DefaultAioHttpClient(timeout=timeout_s, verify=_tls_context())
     except (RuntimeError, AttributeError):  # aiohttp (or an SDK that knows it) missing: the default client
         return None
 
