@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import logging
 import os
+import sys
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -207,12 +208,17 @@ class _Cancelled(Exception):
 
 # Threads start on demand and are reused across runs (several runs can share a process: the TUI).
 _IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
+def _lower_priority() -> None:
+    if sys.platform == "linux":  # per thread there (and git inherits it); elsewhere it would be the whole process
+        os.nice(10)
+
+
 # Checkouts and their removal: git is CPU work, and 16 rollouts starting at once would otherwise run
 # 16 checkouts at once, starving the event loop and the model server of the cores exactly when the
-# first requests go out. As many at a time as there are cores; a checkout is needed only at the
-# rollout's first tool call, a model turn later.
+# first requests go out. As many at a time as there are cores (up to 8), at a lower priority; a
+# checkout is needed only at the rollout's first tool call, a model turn later.
 _GIT_THREADS = ThreadPoolExecutor(max_workers=min(8, max(2, os.cpu_count() or 2)), thread_name_prefix="svg-git",
-                                  initializer=lambda: os.nice(10))
+                                  initializer=_lower_priority)
 
 
 async def _db(fn: Any, *args: Any, **kw: Any) -> Any:
