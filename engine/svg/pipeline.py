@@ -208,6 +208,8 @@ class _Cancelled(Exception):
 
 # Threads start on demand and are reused across runs (several runs can share a process: the TUI).
 _IO_THREADS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="svg-io")
+
+
 def _lower_priority() -> None:
     if sys.platform == "linux":  # per thread there (and git inherits it); elsewhere it would be the whole process
         os.nice(10)
