@@ -14,11 +14,12 @@ import dataclasses
 import functools
 import logging
 import os
-import sys
 import random
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from engine.events import (
@@ -71,6 +72,7 @@ class GenerateConfig:
     exclude_categories: list[str] = field(default_factory=list)
     categories_file: str | None = None
     sandbox: str = "local"              # local | docker
+    checkouts: str = "auto"             # auto | ram | disk: where the local sandboxes' checkouts go
     step_limit: int = 115               # SERA: 115 tool calls
     temperature: float = 0.6            # SERA: 0.6
     agent: dict[str, Any] = field(default_factory=dict)  # further AgentConfig fields
@@ -102,6 +104,8 @@ class GenerateConfig:
             raise GenerateError("give at least one --base-url for the teacher model")
         if self.sandbox not in ("local", "docker"):
             raise GenerateError(f"unknown sandbox backend {self.sandbox!r} (local or docker)")
+        if self.checkouts not in ("auto", "ram", "disk"):
+            raise GenerateError(f"unknown --checkouts {self.checkouts!r} (auto, ram or disk)")
         if self.step_limit < 1:
             raise GenerateError("--step-limit must be at least 1")
         if self.judge_attempts < 1:
@@ -150,6 +154,7 @@ class _RunContext:
     demos: list
     bus: EventBus | None
     cancel: asyncio.Event
+    runs_dir: Path  # where the checkouts go (see engine.sandbox.scratch)
     resuming: bool = False  # False: no task of the run has history yet, so nothing needs reading back
     task_writes: dict[int, list[asyncio.Future]] = field(default_factory=dict)  # queued, not yet awaited
     todo: collections.deque = field(default_factory=collections.deque)  # tasks no worker has taken yet
@@ -331,12 +336,13 @@ async def run_generate(store: Store, workspace: Workspace, config: GenerateConfi
     except (SamplerError, CatalogError) as exc:
         raise GenerateError(str(exc)) from None
     await _db(check_endpoints, config)
+    runs_dir = await _db(_runs_dir, workspace, config, repo_path, base_commit)
     client = make_teacher(config, workspace)
     new_run = await _db(create_run, store, config.kind, repo_id=repo.id, config=config.to_dict(),
                         base_commit=base_commit)
     await _db(tq.create_tasks, store, [dict(r, run_id=new_run, repo_id=repo.id) for r in rows])
     ctx = _RunContext(store, workspace, config, new_run, repo.id, repo_path, base_commit, client, demos, bus,
-                      cancel or asyncio.Event())
+                      cancel or asyncio.Event(), runs_dir)
     return await _execute(ctx, await _db(tq.tasks_for_run, store, new_run))
 
 
@@ -370,9 +376,10 @@ async def resume_generate(store: Store, workspace: Workspace, run_id: int, bus: 
     await _db(mark_running, store, run_id)
     await _db(tq.mark_interrupted_rollouts, store, run_id)
     await _db(_remove_stale_checkouts, workspace, run_id, [t.id for t in todo])
+    runs_dir = await _db(_runs_dir, workspace, config, repo.path, run.base_commit or "HEAD")
     client = make_teacher(config, workspace)
     ctx = _RunContext(store, workspace, config, run_id, repo.id, repo.path, run.base_commit or "HEAD", client,
-                      demos, bus, cancel or asyncio.Event(), resuming=True)
+                      demos, bus, cancel or asyncio.Event(), runs_dir, resuming=True)
     return await _execute(ctx, todo)
 
 
@@ -383,6 +390,11 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
         return await _execute_tasks(ctx, todo)
     finally:
         _ACTIVE_RUNS.discard(ctx.run_id)
+        if ctx.runs_dir != ctx.workspace.runs_dir:
+            try:  # the in-memory runs dir, once empty (never its private parent: it keeps its mode)
+                ctx.runs_dir.rmdir()
+            except OSError:  # another run of the workspace still uses it, or a checkout was kept
+                pass
         close = getattr(ctx.client, "aclose", None)
         if close is not None:
             try:
@@ -680,7 +692,7 @@ def _open_sandbox(ctx: _RunContext, task: tq.TaskRow, stage: str) -> Any:
     off the event loop, while the rollout already talks to the model."""
     from engine.sandbox import start_sandbox
 
-    return start_sandbox(ctx.repo_path, ctx.base_commit, ctx.workspace.runs_dir, backend=ctx.config.sandbox,
+    return start_sandbox(ctx.repo_path, ctx.base_commit, ctx.runs_dir, backend=ctx.config.sandbox,
                          name=f"run{ctx.run_id}-task{task.id}-{stage}", run=_git)
 
 
@@ -726,16 +738,30 @@ async def _close_sandbox(sandbox: Any) -> None:
         log.exception("closing sandbox failed")
 
 
-def _remove_stale_checkouts(workspace: Workspace, run_id: int, task_ids: list[int]) -> None:
-    """Checkouts left by a dead process for tasks about to be redone (only inside our runs dir)."""
-    from engine.sandbox import remove_tree
+def _runs_dir(workspace: Workspace, config: GenerateConfig, repo_path: str, commit: str) -> Path:
+    """Where this run's checkouts go: T1, T2 and a prefetched T1 per task in flight at most."""
+    from engine.sandbox import SandboxError
+    from engine.sandbox.scratch import choose_runs_dir
 
-    runs = workspace.runs_dir
-    if not runs.is_dir():
-        return
-    for task_id in task_ids:
-        for path in runs.glob(f"run{run_id}-task{task_id}-T*"):
-            remove_tree(path)
+    if config.sandbox != "local":  # a docker daemon mounts host paths it may not share with us
+        return workspace.runs_dir
+    try:
+        return choose_runs_dir(workspace.runs_dir, repo_path, commit, 3 * config.concurrency, config.checkouts)
+    except SandboxError as exc:
+        raise GenerateError(str(exc)) from None
+
+
+def _remove_stale_checkouts(workspace: Workspace, run_id: int, task_ids: list[int]) -> None:
+    """Checkouts left by a dead process for tasks about to be redone (only inside our runs dirs)."""
+    from engine.sandbox import remove_tree
+    from engine.sandbox.scratch import ram_runs_dir
+
+    for runs in (workspace.runs_dir, ram_runs_dir(workspace.runs_dir)):
+        if not runs.is_dir():
+            continue
+        for task_id in task_ids:
+            for path in runs.glob(f"run{run_id}-task{task_id}-T*"):
+                remove_tree(path)
 
 
 __all__ = [

@@ -161,6 +161,8 @@ def generate(
     ignore_path: list[str] = typer.Option([], "--ignore-path",
                                           help="Files/globs left out of every patch (repeatable)."),
     sandbox: str = typer.Option("local", "--sandbox", help="local | docker"),
+    checkouts: str = typer.Option("auto", "--checkouts",
+                                  help="Where local checkouts go: auto (in memory when the repo is small) | ram | disk."),
     step_limit: int = typer.Option(115, "--step-limit", help="Tool calls per rollout (SERA: 115)."),
     temperature: float = typer.Option(0.6, "--temperature", help="Teacher temperature (SERA: 0.6)."),
     resume: int | None = typer.Option(None, "--resume", help="Continue run RUN_ID after a crash or cancel."),
@@ -190,7 +192,7 @@ def generate(
             repo=repo, pairs=pairs, concurrency=concurrency, model=model or "demo", base_urls=list(base_url),
             provider=provider, api_key_env=api_key_env, threshold=threshold, seed=seed,
             categories=_split(categories), exclude_categories=_split(exclude_categories),
-            categories_file=categories_file, demonstrations=demonstrations, sandbox=sandbox,
+            categories_file=categories_file, demonstrations=demonstrations, sandbox=sandbox, checkouts=checkouts,
             step_limit=step_limit, temperature=temperature, exclude_paths=list(ignore_path))
     store = open_store()
     try:

@@ -9,6 +9,7 @@ import pytest
 
 from engine.events import EventBus, PairScored, PRWritten, RunFinished, RunStarted, TaskStateChanged
 from engine.repo import describe_repo
+from engine.sandbox.scratch import ram_runs_dir
 from engine.svg.pipeline import GenerateConfig, GenerateError, resume_generate, run_generate
 from store import tasks as tq
 from store.repos import add_repo
@@ -19,6 +20,12 @@ from store.runs import get_run
 def register(store, repo: Path, name: str = "calc") -> None:
     info = describe_repo(repo, name)
     add_repo(store, name, info.path, info.head_commit, None, info.languages)
+
+
+def checkouts_left(workspace) -> list[Path]:
+    """Checkouts still on disk or in memory (see engine.sandbox.scratch) for this workspace."""
+    ram = ram_runs_dir(workspace.runs_dir)
+    return [*workspace.runs_dir.iterdir(), *(ram.iterdir() if ram.is_dir() else [])]
 
 
 def config(server, **kw) -> GenerateConfig:
@@ -83,7 +90,7 @@ async def test_every_outcome_is_recorded_with_its_rows(workspace, store, calc_re
 
     # The user's repo is untouched: the engine worked in private checkouts, all removed at the end.
     assert "x is not None" not in (calc_repo / "calc.py").read_text()
-    assert list(workspace.runs_dir.iterdir()) == []
+    assert checkouts_left(workspace) == []
 
     kinds = [type(e) for e in events]
     assert kinds[0] is RunStarted and kinds[-1] is RunFinished
@@ -121,7 +128,7 @@ async def test_cancel_marks_in_flight_and_pending_tasks_cancelled_then_resume_fi
         # a cancelled rollout is kept as a record, and redone once
         finished = [r for r in list_rollouts(store, task_id=t.id) if r.exit_reason != "cancelled"]
         assert len([r for r in finished if r.stage == "T1"]) == 1
-    assert list(workspace.runs_dir.iterdir()) == []  # no checkout leaked by the cancel
+    assert checkouts_left(workspace) == []  # no checkout leaked by the cancel
 
 
 async def test_bad_input_is_one_line_and_creates_nothing(workspace, store, calc_repo, teacher_server) -> None:
