@@ -153,7 +153,7 @@ async def main() -> None:
         wall, summary, cpu_self, cpu_kids = await run_once(a, teacher.base_url)
         walls.append(wall)
         calls = a.pairs * turns_per_pair
-        print(f"run {i + 1}: states {summary.counts}; wall {wall:.2f}s ratio {wall / ideal:.3f}x; "
+        print(f"run {i + 1}: checkouts in {summary.checkouts_in}; states {summary.counts}; wall {wall:.2f}s ratio {wall / ideal:.3f}x; "
               f"cpu: engine {cpu_self:.2f}s ({cpu_self / calls * 1000:.1f} ms per model call, "
               f"{cpu_self / wall * 100:.0f}% of one core), git + sandboxed bash {cpu_kids:.2f}s; "
               f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
@@ -189,6 +189,8 @@ async def run_once(a: argparse.Namespace, base_url: str) -> tuple[float, object,
         summary = await run_generate(store, ws, cfg)
         wall = time.perf_counter() - t0
         ru1, rc1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        worktree = store.fetchone("SELECT worktree FROM rollouts LIMIT 1")
+        summary.checkouts_in = str(Path(worktree[0]).parent) if worktree and worktree[0] else "?"
         store.close()
     cpu_self = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     cpu_kids = (rc1.ru_utime - rc0.ru_utime) + (rc1.ru_stime - rc0.ru_stime)  # git and sandboxed bash
