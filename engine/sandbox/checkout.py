@@ -80,6 +80,8 @@ def reserve_checkout(runs_dir: Path, name: str) -> Path:
         except FileExistsError:
             n += 1
             dest = runs_dir / f"{base}-{n}"
+        except FileNotFoundError:  # another run removed the (empty) runs dir just now
+            runs_dir.mkdir(parents=True, exist_ok=True)
 
 
 def _init_git_dir(dot_git: Path, objects: Path) -> None:

@@ -184,7 +184,18 @@ class _RunContext:
 
     def close_later(self, sandbox: Any) -> None:
         """Remove a finished rollout's checkout without holding up the task's next step."""
-        self.track(asyncio.ensure_future(_close_sandbox(sandbox)))
+        job = asyncio.ensure_future(_close_sandbox(sandbox))
+        # A cancelled run ends before its last removals do: the last one tidies up.
+        job.add_done_callback(lambda _job: self.remove_runs_dir() if self.run_id not in _ACTIVE_RUNS else None)
+        self.track(job)
+
+    def remove_runs_dir(self) -> None:
+        """The run's in-memory runs dir, once empty (never its private parent: it keeps its mode)."""
+        if self.runs_dir != self.workspace.runs_dir:
+            try:
+                self.runs_dir.rmdir()
+            except OSError:  # not empty: another run of the workspace uses it, or removals are pending
+                pass
 
     def track(self, fut: asyncio.Future) -> None:
         self.background.add(fut)
@@ -390,11 +401,7 @@ async def _execute(ctx: _RunContext, todo: list[tq.TaskRow]) -> RunSummary:
         return await _execute_tasks(ctx, todo)
     finally:
         _ACTIVE_RUNS.discard(ctx.run_id)
-        if ctx.runs_dir != ctx.workspace.runs_dir:
-            try:  # the in-memory runs dir, once empty (never its private parent: it keeps its mode)
-                ctx.runs_dir.rmdir()
-            except OSError:  # another run of the workspace still uses it, or a checkout was kept
-                pass
+        ctx.remove_runs_dir()
         close = getattr(ctx.client, "aclose", None)
         if close is not None:
             try:
