@@ -78,14 +78,17 @@ def choose_runs_dir(runs_dir: Path, repo_path: str | Path, commit: str, checkout
     need = checkout_bytes(repo_path, commit) * max(1, checkouts)
     try:
         fs = os.statvfs(RAM_ROOT)
-        free = fs.f_bavail * fs.f_frsize
+        free, noexec = fs.f_bavail * fs.f_frsize, bool(fs.f_flag & os.ST_NOEXEC)
     except OSError:
-        free = 0
+        free, noexec = 0, False
     fits = (need <= free // 4 and need <= _mem_available() // 10) if placement == "auto" else need <= free
     ram = ram_runs_dir(runs_dir)
-    if fits and _private_dir(ram.parent) and _private_dir(ram):
+    # noexec (Docker mounts /dev/shm so) would stop `./script.sh` in a checkout from running
+    if fits and not noexec and _private_dir(ram.parent) and _private_dir(ram):
         return ram
     if placement == "ram":
-        raise SandboxError(f"checkouts in memory need about {need // 2**20} MiB; {RAM_ROOT} has "
-                           f"{free // 2**20} MiB free (use --checkouts disk)")
+        why = (f"{RAM_ROOT} is mounted noexec" if noexec else
+               f"checkouts in memory need about {need // 2**20} MiB; {RAM_ROOT} has {free // 2**20} MiB free"
+               if not fits else f"cannot make a private directory in {RAM_ROOT}")
+        raise SandboxError(f"{why} (use --checkouts disk)")
     return Path(runs_dir)

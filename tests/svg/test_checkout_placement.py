@@ -16,7 +16,14 @@ from store import tasks as tq
 from store.rollouts import list_rollouts
 from tests.svg.test_pipeline_e2e import checkouts_left, config, register
 
-needs_tmpfs = pytest.mark.skipif(not os.access(RAM_ROOT, os.W_OK), reason=f"no writable {RAM_ROOT} here")
+def _usable_ram_root() -> bool:
+    try:
+        return os.access(RAM_ROOT, os.W_OK) and not os.statvfs(RAM_ROOT).f_flag & os.ST_NOEXEC
+    except OSError:
+        return False
+
+
+needs_tmpfs = pytest.mark.skipif(not _usable_ram_root(), reason=f"no writable, exec-enabled {RAM_ROOT} here")
 
 
 def head(repo: Path) -> str:
@@ -42,6 +49,23 @@ def test_small_repo_goes_to_memory_big_one_or_disk_request_to_disk(make_repo, wo
     with pytest.raises(SandboxError, match=r"need about \d+ MiB; .* free \(use --checkouts disk\)"):
         choose_runs_dir(workspace.runs_dir, repo, head(repo), 10**9, "ram")
     ram.rmdir()
+
+
+def test_a_noexec_ram_root_is_not_used(make_repo, workspace, monkeypatch) -> None:
+    """Scripts in the checkout must stay runnable (Docker mounts /dev/shm noexec)."""
+    import engine.sandbox.scratch as scratch
+
+    real = os.statvfs
+
+    def noexec(path):
+        st = real(path)
+        return os.statvfs_result((*st[:8], st.f_flag | os.ST_NOEXEC, st.f_namemax))
+
+    monkeypatch.setattr(scratch.os, "statvfs", noexec)
+    repo = make_repo({"a.py": "x = 1\n"})
+    assert choose_runs_dir(workspace.runs_dir, repo, head(repo), 4) == workspace.runs_dir
+    with pytest.raises(SandboxError, match=r"mounted noexec \(use --checkouts disk\)"):
+        choose_runs_dir(workspace.runs_dir, repo, head(repo), 4, "ram")
 
 
 @needs_tmpfs
