@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import random
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -753,9 +754,27 @@ def _runs_dir(workspace: Workspace, config: GenerateConfig, repo_path: str, comm
     if config.sandbox != "local":  # a docker daemon mounts host paths it may not share with us
         return workspace.runs_dir
     try:
-        return choose_runs_dir(workspace.runs_dir, repo_path, commit, 3 * config.concurrency, config.checkouts)
+        runs_dir = choose_runs_dir(workspace.runs_dir, repo_path, commit, 3 * config.concurrency, config.checkouts)
     except SandboxError as exc:
         raise GenerateError(str(exc)) from None
+    if runs_dir != workspace.runs_dir:
+        _sweep_dead_checkouts(runs_dir)
+    return runs_dir
+
+
+_CHECKOUT_NAME = re.compile(r"run(\d+)-task\d+-T[12](-\d+)?")
+
+
+def _sweep_dead_checkouts(runs_dir: Path) -> None:
+    """Remove checkouts a killed process left in memory (they would hold RAM until a reboot, and a
+    run may never be resumed). Only this process can be running the workspace's runs now (the store
+    takes one writing process), so a checkout of a run not active here is dead."""
+    from engine.sandbox import remove_tree
+
+    for path in runs_dir.iterdir():
+        m = _CHECKOUT_NAME.fullmatch(path.name)
+        if m and int(m.group(1)) not in _ACTIVE_RUNS:
+            remove_tree(path)
 
 
 def _remove_stale_checkouts(workspace: Workspace, run_id: int, task_ids: list[int]) -> None:

@@ -109,6 +109,19 @@ def test_resume_removes_checkouts_a_dead_process_left_in_memory(workspace) -> No
     ram.rmdir()
 
 
+@needs_tmpfs
+async def test_a_run_clears_what_a_killed_process_left_in_memory(workspace, store, calc_repo, teacher_server) -> None:
+    register(store, calc_repo)
+    ram = choose_runs_dir(workspace.runs_dir, calc_repo, head(calc_repo), 4)  # made as a run makes it
+    assert ram == ram_runs_dir(workspace.runs_dir)
+    for name in ("run99-task1-T1/pkg", "run99-task2-T2-2", "notes"):  # two dead checkouts, one not ours
+        (ram / name).mkdir(parents=True)
+    await run_generate(store, workspace, config(teacher_server))
+    assert sorted(p.name for p in ram.iterdir()) == ["notes"]
+    (ram / "notes").rmdir()
+    ram.rmdir()
+
+
 async def test_unknown_placement_is_a_clear_error(workspace, store, calc_repo, teacher_server) -> None:
     register(store, calc_repo)
     with pytest.raises(GenerateError, match="unknown --checkouts 'tmp' \\(auto, ram or disk\\)"):
