@@ -37,12 +37,12 @@ class PendingSandbox(Sandbox):
         self._job.add_done_callback(lambda _job: callback())
 
     def prewarm(self) -> None:
-        if self._job.done() and not self._job.cancelled() and self._job.exception() is None:
-            self._job.result().prewarm()
+        if (made := self._made()) is not None:
+            made.prewarm()
 
     async def discard_prewarm(self) -> None:
-        if self._job.done() and not self._job.cancelled() and self._job.exception() is None:
-            await self._job.result().discard_prewarm()
+        if (made := self._made()) is not None:
+            await made.discard_prewarm()
 
     async def run(self, command: str, timeout_s: float) -> CommandResult:
         return await (await self.ready()).run(command, timeout_s)
@@ -56,8 +56,14 @@ class PendingSandbox(Sandbox):
     def close(self, keep: bool = False) -> None:
         """Blocking, like Sandbox.close: call it once `ready()` has returned or raised."""
         self.closed = True
+        if (made := self._made()) is not None:
+            made.close(keep)
+
+    def _made(self) -> Sandbox | None:
+        """The sandbox if its checkout has been made, else None (still in progress, or failed)."""
         if self._job.done() and not self._job.cancelled() and self._job.exception() is None:
-            self._job.result().close(keep)
+            return self._job.result()
+        return None
 
     def _done(self) -> Sandbox:
         if not self._job.done():

@@ -33,6 +33,7 @@ from engine.events import (
     TaskStateChanged,
 )
 from engine.repo import RepoError, open_repo
+from engine.sandbox.scratch import PLACEMENTS
 from engine.svg.catalog import CatalogError, load_catalog, pick_category, select_categories
 from engine.svg.demos import DemoError, load_demonstrations, pick_demonstration
 from engine.svg.judge import ask_judge, ask_pr, pr_problem
@@ -105,7 +106,7 @@ class GenerateConfig:
             raise GenerateError("give at least one --base-url for the teacher model")
         if self.sandbox not in ("local", "docker"):
             raise GenerateError(f"unknown sandbox backend {self.sandbox!r} (local or docker)")
-        if self.checkouts not in ("auto", "ram", "disk"):
+        if self.checkouts not in PLACEMENTS:
             raise GenerateError(f"unknown --checkouts {self.checkouts!r} (auto, ram or disk)")
         if self.step_limit < 1:
             raise GenerateError("--step-limit must be at least 1")
@@ -762,32 +763,35 @@ def _runs_dir(workspace: Workspace, config: GenerateConfig, repo_path: str, comm
     return runs_dir
 
 
-_CHECKOUT_NAME = re.compile(r"run(\d+)-task\d+-T[12](-\d+)?")
+_CHECKOUT_NAME = re.compile(r"run(\d+)-task(\d+)-T[12](-\d+)?")  # as _open_sandbox names them
+
+
+def _remove_checkouts(runs_dir: Path, dead: Any) -> None:
+    """Remove the checkouts in `runs_dir` for which `dead(run_id, task_id)` is true (only ours)."""
+    from engine.sandbox import remove_tree
+
+    if not runs_dir.is_dir():
+        return
+    for path in runs_dir.iterdir():
+        m = _CHECKOUT_NAME.fullmatch(path.name)
+        if m and dead(int(m.group(1)), int(m.group(2))):
+            remove_tree(path)
 
 
 def _sweep_dead_checkouts(runs_dir: Path) -> None:
     """Remove checkouts a killed process left in memory (they would hold RAM until a reboot, and a
     run may never be resumed). Only this process can be running the workspace's runs now (the store
     takes one writing process), so a checkout of a run not active here is dead."""
-    from engine.sandbox import remove_tree
-
-    for path in runs_dir.iterdir():
-        m = _CHECKOUT_NAME.fullmatch(path.name)
-        if m and int(m.group(1)) not in _ACTIVE_RUNS:
-            remove_tree(path)
+    _remove_checkouts(runs_dir, lambda run_id, _task_id: run_id not in _ACTIVE_RUNS)
 
 
 def _remove_stale_checkouts(workspace: Workspace, run_id: int, task_ids: list[int]) -> None:
-    """Checkouts left by a dead process for tasks about to be redone (only inside our runs dirs)."""
-    from engine.sandbox import remove_tree
+    """Checkouts left by a dead process for tasks about to be redone (on disk or in memory)."""
     from engine.sandbox.scratch import ram_runs_dir
 
+    redo = set(task_ids)
     for runs in (workspace.runs_dir, ram_runs_dir(workspace.runs_dir)):
-        if not runs.is_dir():
-            continue
-        for task_id in task_ids:
-            for path in runs.glob(f"run{run_id}-task{task_id}-T*"):
-                remove_tree(path)
+        _remove_checkouts(runs, lambda run, task: run == run_id and task in redo)
 
 
 __all__ = [
